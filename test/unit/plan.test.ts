@@ -1,0 +1,264 @@
+// Planner tables: a healthy base pod and its running actual state, one mutation per case, the
+// expected plan. Cases are named as sentences, as in the kubelet's computePodActions tests.
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import {plan, isNoop, describe, backoffFor, defaultBackoff, type PodActions, type PlanOptions} from '../../src/reconcile/plan.js'
+import type {DesiredPod, DesiredContainer} from '../../src/model/desired.js'
+import type {ActualContainer, ActualPod} from '../../src/model/actual.js'
+import {Annotation} from '../../src/reconcile/labels.js'
+
+const S = 1_000_000_000n
+const NOW = 1_800_000_000n * S
+
+function dc(name: string, hash: string, image = 'busybox:1.35', init = false): DesiredContainer {
+  return {name, hash, init, spec: {name, image}}
+}
+
+function desired(mut?: (d: DesiredPod) => void): DesiredPod {
+  const d: DesiredPod = {
+    key: 'default/web',
+    name: 'web',
+    namespace: 'default',
+    pod: {apiVersion: 'v1', kind: 'Pod', metadata: {name: 'web', namespace: 'default'}, spec: {containers: [{name: 'app', image: 'busybox:1.35'}, {name: 'side', image: 'busybox:1.35'}], hostNetwork: false}},
+    sandboxHash: 'sb1',
+    initContainers: [],
+    containers: [dc('app', 'h-app'), dc('side', 'h-side')],
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: 30,
+    source: 'apply',
+    origin: {file: 'web.yaml', doc: 0, line: 1, col: 1},
+  }
+  mut?.(d)
+  return d
+}
+
+function ac(id: string, name: string, hash: string, extra: Partial<ActualContainer> = {}): ActualContainer {
+  return {
+    id,
+    podSandboxId: 'sb-1',
+    name,
+    attempt: 0,
+    state: 'RUNNING',
+    createdAt: NOW - 100n * S,
+    image: 'busybox:1.35',
+    imageRef: 'sha256:x',
+    labels: {},
+    annotations: {[Annotation.containerSpec]: JSON.stringify({name, image: 'busybox:1.35'})},
+    hash,
+    ...extra,
+  }
+}
+
+function actual(mut?: (a: ActualPod) => void): ActualPod {
+  const a: ActualPod = {
+    key: 'default/web',
+    name: 'web',
+    namespace: 'default',
+    source: 'apply',
+    sandboxes: [
+      {
+        id: 'sb-1',
+        state: 'READY',
+        createdAt: NOW - 200n * S,
+        attempt: 0,
+        uid: 'uid-1',
+        labels: {},
+        annotations: {[Annotation.podSpec]: JSON.stringify(desired().pod)},
+        sandboxHash: 'sb1',
+      },
+    ],
+    containers: [ac('c-app', 'app', 'h-app'), ac('c-side', 'side', 'h-side')],
+  }
+  mut?.(a)
+  return a
+}
+
+const opts = (o: Partial<PlanOptions> = {}): PlanOptions => ({now: NOW, prune: () => false, ...o})
+
+function one(d: DesiredPod, a: ActualPod | undefined, o?: Partial<PlanOptions>): PodActions {
+  const out = plan([d], a ? [a] : [], opts(o))
+  assert.equal(out.length, 1)
+  return out[0]
+}
+
+const exited = (code: number, ranS: bigint, agoS: bigint, step = 0): Partial<ActualContainer> => ({
+  state: 'EXITED',
+  exitCode: code,
+  startedAt: NOW - agoS * S - ranS * S,
+  finishedAt: NOW - agoS * S,
+  annotations: {[Annotation.backoffStep]: String(step)},
+})
+
+test('a running pod that matches its manifest needs nothing', () => {
+  const p = one(desired(), actual())
+  assert.equal(p.change, 'unchanged')
+  assert.ok(isNoop(p), describe(p))
+})
+
+test('a new pod gets a sandbox and all its containers', () => {
+  const p = one(desired(), undefined)
+  assert.equal(p.change, 'created')
+  assert.ok(p.createSandbox && !p.killPod)
+  assert.deepEqual(p.startContainers.map((s) => [s.container.name, s.attempt]), [['app', 0], ['side', 0]])
+})
+
+test('a changed container image replaces only that container and keeps the sandbox', () => {
+  const d = desired((d) => {
+    d.containers[0] = {...dc('app', 'h-app-2', 'busybox:v2'), spec: {name: 'app', image: 'busybox:v2'}}
+  })
+  const p = one(d, actual())
+  assert.equal(p.change, 'configured')
+  assert.ok(!p.createSandbox && !p.killPod)
+  assert.equal(p.sandboxId, 'sb-1')
+  assert.deepEqual(p.killContainers.map((k) => k.id), ['c-app'])
+  assert.deepEqual(p.startContainers.map((s) => [s.container.name, s.attempt]), [['app', 1]])
+  assert.deepEqual(p.changes, [{path: 'containers[app].image', from: 'busybox:1.35', to: 'busybox:v2', sandbox: false}])
+})
+
+test('a changed pod-level config (hostPort) recreates the whole pod', () => {
+  const d = desired((d) => {
+    d.sandboxHash = 'sb2'
+    d.pod.spec!.hostNetwork = true
+  })
+  const p = one(d, actual())
+  assert.equal(p.change, 'configured')
+  assert.ok(p.killPod && p.createSandbox)
+  assert.equal(p.sandboxAttempt, 1)
+  assert.deepEqual(p.startContainers.map((s) => [s.container.name, s.attempt]), [['app', 1], ['side', 1]])
+  assert.deepEqual(p.changes.map((c) => c.path), ['hostNetwork'])
+})
+
+test('a sandbox that is not ready is recreated', () => {
+  const p = one(desired(), actual((a) => (a.sandboxes[0].state = 'NOTREADY')))
+  assert.ok(p.killPod && p.createSandbox)
+})
+
+test('a missing container is started in the existing sandbox', () => {
+  const p = one(desired(), actual((a) => (a.containers = [a.containers[0]])))
+  assert.equal(p.sandboxId, 'sb-1')
+  assert.deepEqual(p.startContainers.map((s) => s.container.name), ['side'])
+  assert.equal(p.change, 'unchanged')
+})
+
+test('a container created but never started is started, not recreated', () => {
+  const p = one(desired(), actual((a) => (a.containers[1].state = 'CREATED')))
+  assert.deepEqual(p.startExisting.map((s) => s.id), ['c-side'])
+  assert.equal(p.startContainers.length, 0)
+})
+
+test('a container removed from the spec is stopped and removed', () => {
+  const d = desired((d) => (d.containers = [d.containers[0]]))
+  const p = one(d, actual())
+  assert.deepEqual(p.killContainers, [{id: 'c-side', name: 'side', reason: 'removed from the spec', remove: true}])
+})
+
+test('a pod no longer desired is pruned only when in the prune scope', () => {
+  assert.equal(plan([], [actual()], opts()).length, 0)
+  const out = plan([], [actual()], opts({prune: (p) => p.source === 'apply'}))
+  assert.equal(out.length, 1)
+  assert.equal(out[0].change, 'pruned')
+  assert.ok(out[0].killPod)
+})
+
+test('restartPolicy Always restarts a container that exited 0, at once the first time', () => {
+  const p = one(desired(), actual((a) => Object.assign(a.containers[0], exited(0, 5n, 1n))))
+  assert.deepEqual(p.startContainers.map((s) => [s.container.name, s.attempt, s.backoffStep]), [['app', 1, 1]])
+})
+
+test('restartPolicy OnFailure does not restart a container that exited 0', () => {
+  const d = desired((d) => (d.restartPolicy = 'OnFailure'))
+  const p = one(d, actual((a) => Object.assign(a.containers[0], exited(0, 5n, 1n))))
+  assert.ok(isNoop(p))
+})
+
+test('restartPolicy OnFailure restarts a container that exited 1', () => {
+  const d = desired((d) => (d.restartPolicy = 'OnFailure'))
+  const p = one(d, actual((a) => Object.assign(a.containers[0], exited(1, 5n, 1n))))
+  assert.equal(p.startContainers.length, 1)
+})
+
+test('restartPolicy Never leaves an exited container alone', () => {
+  const d = desired((d) => (d.restartPolicy = 'Never'))
+  const p = one(d, actual((a) => Object.assign(a.containers[0], exited(1, 5n, 1n))))
+  assert.ok(isNoop(p))
+})
+
+test('a crash-looping container waits out its back-off and the plan asks to come back then', () => {
+  // Started at step 2 (it had crashed twice): the next restart waits 20 s; 5 s have passed.
+  const p = one(desired(), actual((a) => Object.assign(a.containers[0], exited(1, 2n, 5n, 2), {attempt: 2})))
+  assert.equal(p.startContainers.length, 0)
+  assert.equal(p.waiting[0].reason, 'CrashLoopBackOff')
+  assert.equal(p.requeueAfterMs, 15_000)
+})
+
+test('once the back-off has passed the container restarts with the next step', () => {
+  const p = one(desired(), actual((a) => Object.assign(a.containers[0], exited(1, 2n, 21n, 2), {attempt: 2})))
+  assert.deepEqual(p.startContainers.map((s) => [s.attempt, s.backoffStep]), [[3, 3]])
+})
+
+test('back-off doubles from the initial delay up to the cap', () => {
+  const delays = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(
+    (step) => backoffFor({...ac('x', 'x', 'h'), ...exited(1, 1n, 0n, step)}, defaultBackoff).delayMs / 1000,
+  )
+  assert.deepEqual(delays, [0, 10, 20, 40, 80, 160, 300, 300, 300])
+})
+
+test('a container that ran longer than the reset period starts its back-off over', () => {
+  const b = backoffFor({...ac('x', 'x', 'h'), ...exited(1, 700n, 0n, 6)}, defaultBackoff)
+  assert.deepEqual(b, {step: 0, delayMs: 0})
+})
+
+test('old exited containers beyond the one kept for logs are removed', () => {
+  const a = actual((a) => {
+    a.containers = [
+      ac('c-app-2', 'app', 'h-app', {attempt: 2}),
+      ac('c-app-1', 'app', 'h-app', {...exited(1, 1n, 50n), attempt: 1}),
+      ac('c-app-0', 'app', 'h-app', {...exited(1, 1n, 90n), attempt: 0}),
+      ac('c-side', 'side', 'h-side'),
+    ]
+  })
+  const p = one(desired(), a)
+  assert.deepEqual(p.removeContainers, ['c-app-0'])
+})
+
+test('dead sandboxes other than the current one are removed', () => {
+  const a = actual((a) => {
+    a.sandboxes.push({...a.sandboxes[0], id: 'sb-0', state: 'NOTREADY', createdAt: NOW - 900n * S})
+  })
+  const p = one(desired(), a)
+  assert.deepEqual(p.removeSandboxes, ['sb-0'])
+})
+
+test('init containers run one at a time before app containers', () => {
+  const d = desired((d) => (d.initContainers = [dc('init-a', 'h-ia', 'busybox:1.35', true), dc('init-b', 'h-ib', 'busybox:1.35', true)]))
+  const fresh = one(d, undefined)
+  assert.deepEqual(fresh.startContainers.map((s) => s.container.name), ['init-a'])
+  const a = actual((a) => (a.containers = [ac('c-ia', 'init-a', 'h-ia', exited(0, 1n, 1n))]))
+  const next = one(d, a)
+  assert.deepEqual(next.startContainers.map((s) => s.container.name), ['init-b'])
+  const a2 = actual((a) => (a.containers = [ac('c-ia', 'init-a', 'h-ia', exited(0, 1n, 1n)), ac('c-ib', 'init-b', 'h-ib', exited(0, 1n, 1n))]))
+  const apps = one(d, a2)
+  assert.deepEqual(apps.startContainers.map((s) => s.container.name), ['app', 'side'])
+})
+
+test('a failed init container is retried unless restartPolicy is Never', () => {
+  const d = desired((d) => (d.initContainers = [dc('init-a', 'h-ia', 'busybox:1.35', true)]))
+  const a = actual((a) => (a.containers = [ac('c-ia', 'init-a', 'h-ia', exited(1, 1n, 1n))]))
+  assert.equal(one(d, a).startContainers.length, 1)
+  d.restartPolicy = 'Never'
+  const never = one(d, a)
+  assert.equal(never.startContainers.length, 0)
+})
+
+test('one pod per desired entry, in order, and prunable leftovers after them', () => {
+  const d2 = desired((d) => {
+    d.key = 'default/api'
+    d.name = 'api'
+  })
+  const stray = actual((a) => {
+    a.key = 'default/old'
+    a.name = 'old'
+  })
+  const out = plan([desired(), d2], [actual(), stray], opts({prune: () => true}))
+  assert.deepEqual(out.map((p) => [p.name, p.change]), [['web', 'unchanged'], ['api', 'created'], ['old', 'pruned']])
+})
