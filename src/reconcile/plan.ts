@@ -223,6 +223,7 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
   // 2. The sandbox stays: work container by container inside it.
   const sb = current!
   p.sandboxId = sb.id
+  p.sandboxAttempt = sb.attempt
   const inSandbox = newestByName(all, sb.id)
   const desiredNames = new Set([...d.initContainers, ...d.containers].map((c) => c.name))
 

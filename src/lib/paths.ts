@@ -1,0 +1,17 @@
+// Where podrun keeps files on the host. No state lives here: pod volumes and logs only.
+import path from 'node:path'
+
+/** Pod folders (volumes): $PODRUN_ROOT/pods, default /var/lib/podrun/pods. */
+export function podRoot(): string {
+  return path.join(process.env.PODRUN_ROOT ?? '/var/lib/podrun', 'pods')
+}
+
+/** Pod log folders in the kubelet layout: $PODRUN_LOG_ROOT, default /var/log/podrun/pods. */
+export function logRoot(): string {
+  return process.env.PODRUN_LOG_ROOT ?? '/var/log/podrun/pods'
+}
+
+/** podrun's cgroup subtree (cgroupfs): $PODRUN_CGROUP_ROOT, default /podrun. */
+export function cgroupRoot(): string {
+  return process.env.PODRUN_CGROUP_ROOT ?? '/podrun'
+}

@@ -1,0 +1,226 @@
+// DesiredContainer -> CRI ContainerConfig: command and args (the runtime merges them with the
+// image's entrypoint, as the kubelet relies on), env with $(VAR) expansion, mounts, resources,
+// security context, kubelet-compatible labels, and the log path `<container>/<attempt>.log`.
+// Pure: everything from outside (volume host paths, ConfigMap/Secret data, the pod IP) is passed in.
+import type {Container, EnvVar, Pod} from 'kubernetes-types/core/v1.js'
+import {ContainerConfig, SecurityProfile_ProfileType, type KeyValue, type Mount} from '../gen/runtime/v1/api.js'
+import type {DesiredContainer, DesiredPod} from '../model/desired.js'
+import {bytes, milliCpu} from '../lib/quantity.js'
+import {PodrunError} from '../lib/errors.js'
+import {Annotation, Label, MANAGED_BY} from './labels.js'
+import {namespaceOptions} from './sandbox-config.js'
+import path from 'node:path'
+
+/** Key/value data (decoded text) of a ConfigMap or Secret in the manifest set, or undefined when absent. */
+export type DataLookup = (kind: 'ConfigMap' | 'Secret', namespace: string, name: string) => Record<string, string> | undefined
+
+export interface ContainerContext {
+  uid: string
+  attempt: number
+  backoffStep: number
+  /** Host path of each pod volume, by volume name. */
+  volumePaths: Map<string, string>
+  data: DataLookup
+  podIP: string
+  hostIP: string
+  nodeName: string
+}
+
+// The kubelet's defaults for unprivileged containers: procfs and sysfs paths hidden or read-only.
+const MASKED_PATHS = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+]
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
+
+const CPU_PERIOD = 100_000
+const MIN_SHARES = 2
+
+/** Kubernetes' $(VAR) expansion: $$ escapes, unknown references stay as written. */
+export function expand(text: string, vars: Map<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (m, name: string | undefined) => {
+    if (m === '$$') return '$'
+    return vars.has(name!) ? vars.get(name!)! : m
+  })
+}
+
+function fieldValue(pod: Pod, uid: string, fieldPath: string, ctx: ContainerContext): string {
+  const md = pod.metadata ?? {}
+  const label = /^metadata\.labels\['(.+)'\]$/.exec(fieldPath)
+  if (label) return md.labels?.[label[1]] ?? ''
+  const ann = /^metadata\.annotations\['(.+)'\]$/.exec(fieldPath)
+  if (ann) return md.annotations?.[ann[1]] ?? ''
+  switch (fieldPath) {
+    case 'metadata.name':
+      return md.name ?? ''
+    case 'metadata.namespace':
+      return md.namespace ?? 'default'
+    case 'metadata.uid':
+      return uid
+    case 'spec.nodeName':
+      return ctx.nodeName
+    case 'spec.serviceAccountName':
+      return pod.spec?.serviceAccountName ?? ''
+    case 'status.podIP':
+    case 'status.podIPs':
+      return ctx.podIP
+    case 'status.hostIP':
+    case 'status.hostIPs':
+      return ctx.hostIP
+    default:
+      throw new PodrunError(`env fieldRef ${fieldPath} is not supported`)
+  }
+}
+
+function resourceValue(c: Container, resource: string, divisor?: string | number): string {
+  const [kind, name] = resource.split('.')
+  const v = (kind === 'limits' ? c.resources?.limits : c.resources?.requests)?.[name]
+  if (v === undefined) return '0'
+  if (name === 'cpu') return String(Math.ceil(milliCpu(v) / milliCpu(divisor ?? '1')))
+  return String(Math.ceil(bytes(v) / bytes(divisor ?? '1')))
+}
+
+/** Resolve env and envFrom into the final ordered list, as the kubelet does. */
+export function resolveEnv(d: DesiredPod, c: Container, ctx: ContainerContext): {name: string; value: string}[] {
+  const vars = new Map<string, string>()
+  const out: {name: string; value: string}[] = []
+  const set = (name: string, value: string): void => {
+    if (!vars.has(name)) out.push({name, value})
+    else out[out.findIndex((e) => e.name === name)].value = value
+    vars.set(name, value)
+  }
+  for (const from of c.envFrom ?? []) {
+    const ref = from.configMapRef ?? from.secretRef
+    if (!ref?.name) continue
+    const data = ctx.data(from.configMapRef ? 'ConfigMap' : 'Secret', d.namespace, ref.name)
+    if (!data) {
+      if (ref.optional) continue
+      throw new PodrunError(`envFrom: ${from.configMapRef ? 'ConfigMap' : 'Secret'} "${ref.name}" not found`)
+    }
+    for (const [k, v] of Object.entries(data)) set(`${from.prefix ?? ''}${k}`, v)
+  }
+  for (const e of c.env ?? ([] as EnvVar[])) {
+    if (e.valueFrom === undefined) {
+      set(e.name, expand(e.value ?? '', vars))
+      continue
+    }
+    const vf = e.valueFrom
+    if (vf.fieldRef) set(e.name, fieldValue(d.pod, ctx.uid, vf.fieldRef.fieldPath, ctx))
+    else if (vf.resourceFieldRef) set(e.name, resourceValue(c, vf.resourceFieldRef.resource, vf.resourceFieldRef.divisor))
+    else if (vf.configMapKeyRef || vf.secretKeyRef) {
+      const ref = (vf.configMapKeyRef ?? vf.secretKeyRef)!
+      const kind = vf.configMapKeyRef ? 'ConfigMap' : 'Secret'
+      const value = ctx.data(kind, d.namespace, ref.name ?? '')?.[ref.key]
+      if (value === undefined) {
+        if (ref.optional) continue
+        throw new PodrunError(`env ${e.name}: key "${ref.key}" of ${kind} "${ref.name}" not found`)
+      }
+      set(e.name, value)
+    }
+  }
+  return out
+}
+
+function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
+  return (c.volumeMounts ?? []).map((vm) => {
+    const host = ctx.volumePaths.get(vm.name)
+    if (host === undefined) throw new PodrunError(`volumeMount ${vm.name}: volume was not prepared`)
+    return {
+      containerPath: vm.mountPath,
+      hostPath: vm.subPath ? path.join(host, vm.subPath) : host,
+      readonly: vm.readOnly === true,
+      selinuxRelabel: false,
+      propagation: vm.mountPropagation === 'Bidirectional' ? 2 : vm.mountPropagation === 'HostToContainer' ? 1 : 0,
+      uidMappings: [],
+      gidMappings: [],
+      recursiveReadOnly: false,
+      imageSubPath: '',
+      mountOptions: [],
+    }
+  })
+}
+
+export function containerLabels(d: DesiredPod, dc: DesiredContainer, uid: string): Record<string, string> {
+  return {
+    [Label.podName]: d.name,
+    [Label.podNamespace]: d.namespace,
+    [Label.podUid]: uid,
+    [Label.containerName]: dc.name,
+    [Label.managedBy]: MANAGED_BY,
+    [Label.containerHash]: dc.hash,
+    [Label.source]: d.source,
+  }
+}
+
+function seccomp(type: string | undefined, localhost?: string) {
+  if (type === 'RuntimeDefault') return {profileType: SecurityProfile_ProfileType.RuntimeDefault, localhostRef: ''}
+  if (type === 'Localhost') return {profileType: SecurityProfile_ProfileType.Localhost, localhostRef: localhost ?? ''}
+  return {profileType: SecurityProfile_ProfileType.Unconfined, localhostRef: ''}
+}
+
+export function buildContainerConfig(d: DesiredPod, dc: DesiredContainer, ctx: ContainerContext): ContainerConfig {
+  const c = dc.spec
+  const env = resolveEnv(d, c, ctx)
+  const vars = new Map(env.map((e) => [e.name, e.value]))
+  const envs: KeyValue[] = env.map((e) => ({key: e.name, value: Buffer.from(e.value, 'utf8')}))
+  const psc = d.pod.spec?.securityContext ?? {}
+  const sc = c.securityContext ?? {}
+  const privileged = sc.privileged === true
+  const req = c.resources?.requests ?? {}
+  const lim = c.resources?.limits ?? {}
+  const cpuReq = req.cpu ?? lim.cpu
+  const runAsUser = sc.runAsUser ?? psc.runAsUser
+  const runAsGroup = sc.runAsGroup ?? psc.runAsGroup
+  const prof = sc.seccompProfile ?? psc.seccompProfile
+  return ContainerConfig.fromPartial({
+    metadata: {name: dc.name, attempt: ctx.attempt},
+    image: {image: c.image ?? '', userSpecifiedImage: c.image ?? ''},
+    command: (c.command ?? []).map((s) => expand(s, vars)),
+    args: (c.args ?? []).map((s) => expand(s, vars)),
+    workingDir: c.workingDir ?? '',
+    envs,
+    mounts: mounts(d, c, ctx),
+    labels: containerLabels(d, dc, ctx.uid),
+    annotations: {
+      [Annotation.containerSpec]: JSON.stringify(c),
+      [Annotation.backoffStep]: String(ctx.backoffStep),
+      [Annotation.initContainer]: String(dc.init),
+      [Annotation.restartCount]: String(ctx.attempt),
+      [Annotation.terminationGracePeriod]: String(d.terminationGracePeriodSeconds),
+    },
+    logPath: `${dc.name}/${ctx.attempt}.log`,
+    stdin: c.stdin === true,
+    stdinOnce: c.stdinOnce === true,
+    tty: c.tty === true,
+    linux: {
+      resources: {
+        cpuShares: BigInt(cpuReq === undefined ? MIN_SHARES : Math.max(MIN_SHARES, Math.floor((milliCpu(cpuReq) * 1024) / 1000))),
+        cpuPeriod: lim.cpu === undefined ? 0n : BigInt(CPU_PERIOD),
+        cpuQuota: lim.cpu === undefined ? 0n : BigInt(Math.max(1000, Math.floor((milliCpu(lim.cpu) * CPU_PERIOD) / 1000))),
+        memoryLimitInBytes: lim.memory === undefined ? 0n : BigInt(bytes(lim.memory)),
+      },
+      securityContext: {
+        privileged,
+        capabilities: {addCapabilities: sc.capabilities?.add ?? [], dropCapabilities: sc.capabilities?.drop ?? [], addAmbientCapabilities: []},
+        namespaceOptions: namespaceOptions(d.pod),
+        runAsUser: runAsUser === undefined ? undefined : {value: BigInt(runAsUser)},
+        runAsGroup: runAsGroup === undefined ? undefined : {value: BigInt(runAsGroup)},
+        supplementalGroups: (psc.supplementalGroups ?? []).map((g) => BigInt(g)),
+        readonlyRootfs: sc.readOnlyRootFilesystem === true,
+        noNewPrivs: sc.allowPrivilegeEscalation === false,
+        maskedPaths: privileged ? [] : MASKED_PATHS,
+        readonlyPaths: privileged ? [] : READONLY_PATHS,
+        seccomp: seccomp(prof?.type, prof?.localhostProfile),
+      },
+    },
+  })
+}

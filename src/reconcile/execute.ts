@@ -1,0 +1,218 @@
+// The executor: carries out a pod's planned actions with CRI calls, in the kubelet's SyncPod order.
+// It decides nothing; it stops at the first failure of a pod, and the next pass retries. Pods run
+// in parallel up to a limit; one pod's failure never blocks another.
+import fs from 'node:fs/promises'
+import type {CriClient} from '../cri/client.js'
+import {isNotFound} from '../cri/errors.js'
+import type {DesiredPod} from '../model/desired.js'
+import type {ActualPod} from '../model/actual.js'
+import {isPodrunError} from '../lib/errors.js'
+import type {PodActions, PodChange} from './plan.js'
+import {buildSandboxConfig, cgroupParent, podLogDir, type HostDns} from './sandbox-config.js'
+import {buildContainerConfig, type DataLookup} from './container-config.js'
+import {ImagePuller, type PullPolicy} from './images.js'
+import {prepareVolumes, removePodDir} from './volumes.js'
+import {withRetry} from './retry.js'
+import type {PodSandboxConfig} from '../cri/types.js'
+
+export interface ExecContext {
+  cri: CriClient
+  puller: ImagePuller
+  /** Root of pod log folders (kubelet layout). */
+  logRoot: string
+  /** Root of pod folders (volumes). */
+  podRoot: string
+  /** Top of podrun's cgroup tree, e.g. "/podrun". */
+  cgroupRoot: string
+  /** Where cgroup v1 controllers are mounted, for removing a pod's cgroup folder. */
+  cgroupFs?: string
+  hostDns: HostDns
+  nodeName: string
+  hostIP: string
+  data: DataLookup
+  /** Overrides every pod's grace period (delete --grace-period). */
+  gracePeriodSeconds?: number
+  /** Progress of one pod, for spinners and logs. */
+  onStep?: (key: string, step: string) => void
+}
+
+export interface PodResult {
+  key: string
+  name: string
+  namespace: string
+  change: PodChange
+  ok: boolean
+  /** Kubernetes-style reason of a failure, e.g. ErrImagePull. */
+  reason?: string
+  error?: string
+  sandboxId?: string
+  /** Mutating CRI calls made for this pod. */
+  mutations: number
+}
+
+const grace = (ctx: ExecContext, d: DesiredPod | undefined, a: ActualPod | undefined): number => {
+  if (ctx.gracePeriodSeconds !== undefined) return ctx.gracePeriodSeconds
+  if (d) return d.terminationGracePeriodSeconds
+  const ann = a?.sandboxes[0]?.annotations['io.kubernetes.pod.terminationGracePeriod']
+  return ann === undefined ? 30 : Number(ann)
+}
+
+async function tolerateGone(p: Promise<unknown>): Promise<void> {
+  try {
+    await p
+  } catch (e) {
+    if (!isNotFound(e)) throw e
+  }
+}
+
+/** Stop every container, then every sandbox of a pod, then remove the sandboxes (and their containers). */
+async function killPod(ctx: ExecContext, a: ActualPod, graceSeconds: number, count: () => void): Promise<void> {
+  const running = a.containers.filter((c) => c.state === 'RUNNING' || c.state === 'CREATED' || c.state === 'UNKNOWN')
+  await Promise.all(
+    running.map(async (c) => {
+      count()
+      await tolerateGone(withRetry(() => ctx.cri.stopContainer(c.id, graceSeconds)))
+    }),
+  )
+  for (const s of a.sandboxes) {
+    count()
+    await tolerateGone(withRetry(() => ctx.cri.stopPodSandbox(s.id)))
+    count()
+    await tolerateGone(withRetry(() => ctx.cri.removePodSandbox(s.id)))
+  }
+}
+
+/** The kubelet's pod container manager removes the pod's cgroup folder; containerd leaves it. */
+async function removePodCgroup(ctx: ExecContext, parent: string): Promise<void> {
+  const root = ctx.cgroupFs ?? '/sys/fs/cgroup'
+  const controllers = await fs.readdir(root).catch(() => [] as string[])
+  await Promise.all(controllers.map((c) => fs.rmdir(`${root}/${c}${parent}`).catch(() => undefined)))
+  await fs.rmdir(`${root}${parent}`).catch(() => undefined) // cgroup v2
+}
+
+export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodResult> {
+  const res: PodResult = {key: a.key, name: a.name, namespace: a.namespace, change: a.change, ok: true, mutations: 0, sandboxId: a.sandboxId}
+  const count = () => res.mutations++
+  const step = (s: string) => ctx.onStep?.(a.key, s)
+  const d = a.desired
+  try {
+    // 1. Kill the pod when it is recreated or no longer wanted.
+    if (a.killPod && a.actual) {
+      step('stopping pod')
+      await killPod(ctx, a.actual, grace(ctx, d, a.actual), count)
+      if (!d) {
+        const uid = a.uid
+        const pod = a.actual.sandboxes[0]?.annotations['podrun.io/pod']
+        if (pod) await removePodCgroup(ctx, cgroupParent(JSON.parse(pod), uid, ctx.cgroupRoot))
+        await removePodDir(ctx.podRoot, uid)
+        await fs.rm(podLogDir(ctx.logRoot, a.namespace, a.name, uid), {recursive: true, force: true})
+        return res
+      }
+    }
+    if (!d) return res
+
+    // 2. Kill containers that are replaced or no longer in the spec.
+    for (const k of a.killContainers) {
+      step(`stopping ${k.name}`)
+      count()
+      await tolerateGone(withRetry(() => ctx.cri.stopContainer(k.id, grace(ctx, d, a.actual))))
+      if (k.remove) {
+        count()
+        await tolerateGone(withRetry(() => ctx.cri.removeContainer(k.id)))
+      }
+    }
+
+    // 3. Create the sandbox when needed; volumes first, so containers can mount them.
+    const needSandboxConfig = a.createSandbox || a.startContainers.length > 0
+    let sandboxConfig: PodSandboxConfig | undefined
+    let volumePaths = new Map<string, string>()
+    if (needSandboxConfig) {
+      sandboxConfig = buildSandboxConfig(d, {
+        uid: a.uid,
+        attempt: a.sandboxAttempt,
+        logRoot: ctx.logRoot,
+        hostDns: ctx.hostDns,
+        cgroupRoot: ctx.cgroupRoot,
+      })
+      if (a.startContainers.length > 0 || a.createSandbox) volumePaths = await prepareVolumes(d.pod, a.uid, ctx.podRoot, ctx.data)
+    }
+    let sandboxId = a.sandboxId
+    if (a.createSandbox) {
+      step('creating sandbox')
+      await fs.mkdir(sandboxConfig!.logDirectory, {recursive: true})
+      count()
+      sandboxId = await withRetry(() => ctx.cri.runPodSandbox(sandboxConfig!))
+      res.sandboxId = sandboxId
+    }
+
+    // 4. Pull the images of the containers about to start (one pull per image across pods).
+    await Promise.all(
+      a.startContainers.map((s) => {
+        step(`pulling ${s.container.spec.image}`)
+        return ctx.puller.ensure(s.container.spec.image ?? '', (s.container.spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy)
+      }),
+    )
+
+    // 5. Start containers created earlier but never started.
+    for (const s of a.startExisting) {
+      step(`starting ${s.name}`)
+      count()
+      await withRetry(() => ctx.cri.startContainer(s.id))
+    }
+
+    // 6. Create and start containers, in spec order.
+    let podIP = ''
+    if (a.startContainers.length > 0 && !d.pod.spec?.hostNetwork) {
+      podIP = (await withRetry(() => ctx.cri.podSandboxStatus(sandboxId!))).status?.network?.ip ?? ''
+    }
+    for (const s of a.startContainers) {
+      step(`starting ${s.container.name}`)
+      const config = buildContainerConfig(d, s.container, {
+        uid: a.uid,
+        attempt: s.attempt,
+        backoffStep: s.backoffStep,
+        volumePaths,
+        data: ctx.data,
+        podIP: podIP || ctx.hostIP,
+        hostIP: ctx.hostIP,
+        nodeName: ctx.nodeName,
+      })
+      count()
+      const id = await withRetry(() => ctx.cri.createContainer(sandboxId!, config, sandboxConfig!))
+      count()
+      await withRetry(() => ctx.cri.startContainer(id))
+    }
+
+    // 7. Garbage: old exited containers and dead sandboxes.
+    for (const id of a.removeContainers) {
+      count()
+      await tolerateGone(withRetry(() => ctx.cri.removeContainer(id)))
+    }
+    for (const id of a.removeSandboxes) {
+      count()
+      await tolerateGone(withRetry(() => ctx.cri.stopPodSandbox(id)))
+      count()
+      await tolerateGone(withRetry(() => ctx.cri.removePodSandbox(id)))
+    }
+    return res
+  } catch (e) {
+    res.ok = false
+    res.error = (e as Error).message
+    res.reason = isPodrunError(e) ? e.reason : 'Error'
+    return res
+  }
+}
+
+/** Run pods' actions with at most `parallel` pods at a time; results in input order. */
+export async function executeAll(actions: PodActions[], ctx: ExecContext, parallel: number): Promise<PodResult[]> {
+  const results: PodResult[] = new Array(actions.length)
+  let next = 0
+  const worker = async () => {
+    while (next < actions.length) {
+      const i = next++
+      results[i] = await executePod(actions[i], ctx)
+    }
+  }
+  await Promise.all(Array.from({length: Math.max(1, Math.min(parallel, actions.length))}, worker))
+  return results
+}

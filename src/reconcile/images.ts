@@ -1,0 +1,49 @@
+// Image pulls per imagePullPolicy, one pull per image however many pods need it at once.
+import type {CriClient} from '../cri/client.js'
+import {isNotFound} from '../cri/errors.js'
+import {ExitCode, PodrunError} from '../lib/errors.js'
+import {withRetry} from './retry.js'
+
+export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never'
+
+export class ImagePuller {
+  private readonly inflight = new Map<string, Promise<void>>()
+  /** Images pulled or found during this puller's life (a pass or an apply). */
+  readonly pulled = new Set<string>()
+
+  constructor(private readonly cri: CriClient) {}
+
+  /** Make the image present per policy; throws a PodrunError with reason ErrImagePull / ErrImageNeverPull. */
+  ensure(image: string, policy: PullPolicy): Promise<void> {
+    const key = `${policy} ${image}`
+    let p = this.inflight.get(key)
+    if (!p) {
+      p = this.doEnsure(image, policy)
+      this.inflight.set(key, p)
+      // A failure is not cached: the next pass tries again.
+      p.catch(() => this.inflight.delete(key))
+    }
+    return p
+  }
+
+  private async doEnsure(image: string, policy: PullPolicy): Promise<void> {
+    if (policy !== 'Always') {
+      const present = await withRetry(() => this.cri.imageStatus(image))
+      if (present) return
+      if (policy === 'Never') {
+        throw new PodrunError(`image ${image} is not present on this machine and imagePullPolicy is Never`, {
+          reason: 'ErrImageNeverPull',
+          exitCode: ExitCode.partial,
+          suggestions: ['import the image into the runtime, or set imagePullPolicy: IfNotPresent'],
+        })
+      }
+    }
+    try {
+      await withRetry(() => this.cri.pullImage(image))
+      this.pulled.add(image)
+    } catch (e) {
+      const why = isNotFound(e) ? 'not found in its registry' : (e as Error).message
+      throw new PodrunError(`pull image ${image}: ${why}`, {reason: 'ErrImagePull', exitCode: ExitCode.partial, cause: e})
+    }
+  }
+}

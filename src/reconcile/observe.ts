@@ -1,0 +1,110 @@
+// Observe: the actual state from the runtime. One ListPodSandbox and one ListContainers per pass,
+// label-filtered to what podrun manages, grouped into pods; ContainerStatus only for the exited
+// containers whose exit code and times a decision needs (the newest of each name).
+import type {CriClient} from '../cri/client.js'
+import type {Container, PodSandbox} from '../cri/types.js'
+import type {ActualContainer, ActualPod, ContainerState, SandboxState} from '../model/actual.js'
+import {Label, managedSelector, podKey} from './labels.js'
+
+const CONTAINER_STATES: ContainerState[] = ['CREATED', 'RUNNING', 'EXITED', 'UNKNOWN']
+
+function sandboxState(n: number): SandboxState {
+  return n === 0 ? 'READY' : 'NOTREADY'
+}
+
+function containerState(n: number): ContainerState {
+  return CONTAINER_STATES[n] ?? 'UNKNOWN'
+}
+
+function byNewest<T extends {createdAt: bigint}>(a: T, b: T): number {
+  return a.createdAt === b.createdAt ? 0 : a.createdAt > b.createdAt ? -1 : 1
+}
+
+/** Group raw runtime objects into pods. Pure, so it is tested without a runtime. */
+export function groupPods(sandboxes: PodSandbox[], containers: Container[]): ActualPod[] {
+  const pods = new Map<string, ActualPod>()
+  const podOfSandbox = new Map<string, ActualPod>()
+  for (const s of [...sandboxes].sort(byNewest)) {
+    const name = s.labels[Label.podName] ?? s.metadata?.name ?? ''
+    const namespace = s.labels[Label.podNamespace] ?? s.metadata?.namespace ?? 'default'
+    const key = podKey(namespace, name)
+    let pod = pods.get(key)
+    if (!pod) {
+      pod = {key, name, namespace, source: s.labels[Label.source] ?? '', sandboxes: [], containers: []}
+      pods.set(key, pod)
+    }
+    pod.sandboxes.push({
+      id: s.id,
+      state: sandboxState(s.state),
+      createdAt: s.createdAt,
+      attempt: s.metadata?.attempt ?? 0,
+      uid: s.labels[Label.podUid] ?? s.metadata?.uid ?? '',
+      labels: s.labels,
+      annotations: s.annotations,
+      sandboxHash: s.labels[Label.sandboxHash] ?? '',
+    })
+    podOfSandbox.set(s.id, pod)
+  }
+  for (const c of [...containers].sort(byNewest)) {
+    const pod = podOfSandbox.get(c.podSandboxId)
+    if (!pod) continue // its sandbox is gone or not ours; the runtime removes it with the sandbox
+    pod.containers.push({
+      id: c.id,
+      podSandboxId: c.podSandboxId,
+      name: c.labels[Label.containerName] ?? c.metadata?.name ?? '',
+      attempt: c.metadata?.attempt ?? 0,
+      state: containerState(c.state),
+      createdAt: c.createdAt,
+      image: c.image?.userSpecifiedImage || c.image?.image || '',
+      imageRef: c.imageRef,
+      labels: c.labels,
+      annotations: c.annotations,
+      hash: c.labels[Label.containerHash] ?? '',
+    })
+  }
+  return [...pods.values()].sort((a, b) => a.key.localeCompare(b.key))
+}
+
+/** The containers whose status a decision needs: the newest exited one of each name per sandbox. */
+function needStatus(pod: ActualPod): ActualContainer[] {
+  const seen = new Set<string>()
+  const out: ActualContainer[] = []
+  for (const c of pod.containers) {
+    const k = `${c.podSandboxId}/${c.name}`
+    if (seen.has(k)) continue
+    seen.add(k)
+    if (c.state === 'EXITED') out.push(c)
+  }
+  return out
+}
+
+export async function fillStatus(cri: CriClient, c: ActualContainer): Promise<void> {
+  try {
+    const st = (await cri.containerStatus(c.id)).status
+    if (!st) return
+    c.exitCode = st.exitCode
+    c.startedAt = st.startedAt
+    c.finishedAt = st.finishedAt
+    c.reason = st.reason
+    c.message = st.message
+    if (st.image?.image && !c.image) c.image = st.image.image
+  } catch {
+    // Removed between list and status: the next pass sees it gone.
+  }
+}
+
+export interface ObserveOptions {
+  /** Fetch ContainerStatus for every container (for `get pods`), not only where the planner needs it. */
+  allStatuses?: boolean
+}
+
+export async function observe(cri: CriClient, opts: ObserveOptions = {}): Promise<ActualPod[]> {
+  const [sandboxes, containers] = await Promise.all([
+    cri.listPodSandbox({labelSelector: managedSelector}),
+    cri.listContainers({labelSelector: managedSelector}),
+  ])
+  const pods = groupPods(sandboxes, containers)
+  const todo = pods.flatMap((p) => (opts.allStatuses ? p.containers : needStatus(p)))
+  await Promise.all(todo.map((c) => fillStatus(cri, c)))
+  return pods
+}

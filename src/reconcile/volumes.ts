@@ -1,0 +1,168 @@
+// Pod volumes on the host: `<podRoot>/<uid>/volumes/<type>/<name>`. emptyDir is a folder that
+// lives as long as the pod; hostPath is checked (or created) per its type; configMap, secret,
+// downwardAPI and projected volumes are written as files, published atomically through a `..data`
+// symlink as the kubelet does, so a reader never sees half an update.
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import type {Pod, Volume} from 'kubernetes-types/core/v1.js'
+import {PodrunError} from '../lib/errors.js'
+import type {DataLookup} from './container-config.js'
+
+export function podDir(podRoot: string, uid: string): string {
+  return path.join(podRoot, uid)
+}
+
+interface FileEntry {
+  path: string
+  content: string
+  mode?: number
+}
+
+function items(
+  data: Record<string, string>,
+  list: {key: string; path: string; mode?: number}[] | undefined,
+  what: string,
+): FileEntry[] {
+  if (!list || list.length === 0) return Object.entries(data).map(([k, v]) => ({path: k, content: v}))
+  return list.map((it) => {
+    if (!(it.key in data)) throw new PodrunError(`${what}: key "${it.key}" not found`)
+    return {path: it.path, content: data[it.key], mode: it.mode}
+  })
+}
+
+function downward(pod: Pod, uid: string, list: {path: string; fieldRef?: {fieldPath: string}}[]): FileEntry[] {
+  const md = pod.metadata ?? {}
+  const fmt = (m: Record<string, string> | undefined) =>
+    Object.keys(m ?? {})
+      .sort()
+      .map((k) => `${k}="${(m ?? {})[k]}"`)
+      .join('\n')
+  return list.map((f) => {
+    const fp = f.fieldRef?.fieldPath ?? ''
+    const v =
+      fp === 'metadata.name' ? md.name : fp === 'metadata.namespace' ? (md.namespace ?? 'default') : fp === 'metadata.uid' ? uid : fp === 'metadata.labels' ? fmt(md.labels) : fp === 'metadata.annotations' ? fmt(md.annotations) : undefined
+    if (v === undefined) throw new PodrunError(`downwardAPI field ${fp} is not supported`)
+    return {path: f.path, content: v}
+  })
+}
+
+function filesOf(v: Volume, pod: Pod, uid: string, ns: string, lookup: DataLookup): FileEntry[] | undefined {
+  const src = (kind: 'ConfigMap' | 'Secret', name: string, optional: boolean | undefined, list: {key: string; path: string; mode?: number}[] | undefined): FileEntry[] => {
+    const data = lookup(kind, ns, name)
+    if (!data) {
+      if (optional) return []
+      throw new PodrunError(`volume ${v.name}: ${kind} "${name}" not found`)
+    }
+    return items(data, list, `volume ${v.name}`)
+  }
+  if (v.configMap) return src('ConfigMap', v.configMap.name ?? '', v.configMap.optional, v.configMap.items)
+  if (v.secret) return src('Secret', v.secret.secretName ?? '', v.secret.optional, v.secret.items)
+  if (v.downwardAPI) return downward(pod, uid, v.downwardAPI.items ?? [])
+  if (v.projected) {
+    return (v.projected.sources ?? []).flatMap((s) => {
+      if (s.configMap) return src('ConfigMap', s.configMap.name ?? '', s.configMap.optional, s.configMap.items)
+      if (s.secret) return src('Secret', s.secret.name ?? '', s.secret.optional, s.secret.items)
+      if (s.downwardAPI) return downward(pod, uid, s.downwardAPI.items ?? [])
+      throw new PodrunError(`volume ${v.name}: this projected source is not supported on a standalone node`)
+    })
+  }
+  return undefined
+}
+
+async function publish(dir: string, files: FileEntry[], defaultMode: number): Promise<void> {
+  await fs.mkdir(dir, {recursive: true})
+  const stamp = `..${Date.now()}_${process.pid}`
+  const target = path.join(dir, stamp)
+  await fs.mkdir(target)
+  for (const f of files) {
+    const p = path.join(target, f.path)
+    if (!p.startsWith(target + path.sep)) throw new PodrunError(`volume item path ${f.path} leaves the volume`)
+    await fs.mkdir(path.dirname(p), {recursive: true})
+    await fs.writeFile(p, f.content, {mode: f.mode ?? defaultMode})
+    await fs.chmod(p, f.mode ?? defaultMode)
+  }
+  // Swap ..data to the new folder in one rename, then point top-level names through it.
+  const tmpLink = path.join(dir, '..data_tmp')
+  await fs.rm(tmpLink, {force: true})
+  await fs.symlink(stamp, tmpLink)
+  const old = await fs.readlink(path.join(dir, '..data')).catch(() => undefined)
+  await fs.rename(tmpLink, path.join(dir, '..data'))
+  const tops = new Set(files.map((f) => f.path.split('/')[0]))
+  for (const t of tops) {
+    const link = path.join(dir, t)
+    const existing = await fs.lstat(link).catch(() => undefined)
+    if (!existing) await fs.symlink(path.join('..data', t), link)
+  }
+  if (old && old !== stamp) await fs.rm(path.join(dir, old), {recursive: true, force: true})
+}
+
+async function hostPath(v: Volume): Promise<string> {
+  const hp = v.hostPath!
+  const type = hp.type ?? ''
+  const st = await fs.stat(hp.path).catch(() => undefined)
+  const fail = (what: string) => {
+    throw new PodrunError(`volume ${v.name}: hostPath ${hp.path} ${what}`)
+  }
+  switch (type) {
+    case 'DirectoryOrCreate':
+      if (!st) await fs.mkdir(hp.path, {recursive: true, mode: 0o755})
+      else if (!st.isDirectory()) fail('is not a directory')
+      break
+    case 'Directory':
+      if (!st?.isDirectory()) fail('is not an existing directory')
+      break
+    case 'FileOrCreate':
+      if (!st) {
+        await fs.mkdir(path.dirname(hp.path), {recursive: true})
+        await fs.writeFile(hp.path, '', {mode: 0o644})
+      } else if (!st.isFile()) fail('is not a file')
+      break
+    case 'File':
+      if (!st?.isFile()) fail('is not an existing file')
+      break
+    case 'Socket':
+      if (!st?.isSocket()) fail('is not a socket')
+      break
+    case 'CharDevice':
+      if (!st?.isCharacterDevice()) fail('is not a character device')
+      break
+    case 'BlockDevice':
+      if (!st?.isBlockDevice()) fail('is not a block device')
+      break
+    default:
+      break
+  }
+  return hp.path
+}
+
+/** Create or refresh every volume of a pod; returns the host path of each by name. */
+export async function prepareVolumes(pod: Pod, uid: string, podRoot: string, lookup: DataLookup): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  const base = path.join(podDir(podRoot, uid), 'volumes')
+  const ns = pod.metadata?.namespace ?? 'default'
+  for (const v of pod.spec?.volumes ?? []) {
+    if (v.hostPath) {
+      out.set(v.name, await hostPath(v))
+      continue
+    }
+    if (v.emptyDir) {
+      const dir = path.join(base, 'empty-dir', v.name)
+      await fs.mkdir(dir, {recursive: true, mode: 0o777})
+      await fs.chmod(dir, 0o777)
+      out.set(v.name, dir)
+      continue
+    }
+    const files = filesOf(v, pod, uid, ns, lookup)
+    if (files === undefined) throw new PodrunError(`volume ${v.name}: this volume type is not supported on a standalone node`)
+    const mode = v.configMap?.defaultMode ?? v.secret?.defaultMode ?? v.downwardAPI?.defaultMode ?? v.projected?.defaultMode ?? 0o644
+    const kind = v.configMap ? 'configmap' : v.secret ? 'secret' : v.downwardAPI ? 'downward-api' : 'projected'
+    const dir = path.join(base, kind, v.name)
+    await publish(dir, files, mode)
+    out.set(v.name, dir)
+  }
+  return out
+}
+
+export async function removePodDir(podRoot: string, uid: string): Promise<void> {
+  await fs.rm(podDir(podRoot, uid), {recursive: true, force: true})
+}
