@@ -7,7 +7,7 @@
 // --only limits the removal to the given sandbox IDs (scripts/runtime.sh up passes the pods
 // that an earlier, killed run left dead); it needs the CRI client and does nothing without it.
 //
-// Uses the project's CRI client (dist/src/cri/client.js, built by `npm run build`). Without it,
+// Uses the project's CRI client (dist/cri/client.js, built by `npm run build`). Without it,
 // falls back to containerd's `ctr` in the k8s.io namespace: kills the tasks, deletes the
 // containers and drops the pods' host-local IP reservations (no CNI DEL, so hostPort rules stay
 // until scripts/runtime.sh down releases them).
@@ -106,7 +106,7 @@ async function main() {
     process.exit(2);
   }
   if (only && only.size === 0) return;
-  const clientPath = fileURLToPath(new URL('../dist/src/cri/client.js', import.meta.url));
+  const clientPath = fileURLToPath(new URL('../dist/cri/client.js', import.meta.url));
   if (existsSync(clientPath)) {
     try {
       await viaCri(clientPath, endpoint, only);
@@ -117,10 +117,10 @@ async function main() {
     }
   } else if (only) {
     // ctr would delete them behind the CRI plugin's back: it would keep listing them.
-    log(`dist/src/cri/client.js not built: ${only.size} dead pod sandbox(es) stay listed as NOTREADY`);
+    log(`dist/cri/client.js not built: ${only.size} dead pod sandbox(es) stay listed as NOTREADY`);
     return;
   } else {
-    log('dist/src/cri/client.js not built: falling back to ctr');
+    log('dist/cri/client.js not built: falling back to ctr');
   }
   viaCtr(endpoint);
 }

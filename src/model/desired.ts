@@ -1,6 +1,6 @@
 // Desired state: what the manifests ask for, after validation and normalization (defaults filled,
 // hashes computed). Produced by src/manifest/, consumed by the planner. Plain data only.
-import type {Container, Pod} from 'kubernetes-types/core/v1'
+import type {Container, Pod} from 'kubernetes-types/core/v1.js'
 
 /** Where a manifest object came from, so any later error can point at it. */
 export interface SourceRef {

@@ -1,0 +1,73 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../../lib/base-command.js'
+import {PodrunError, ExitCode} from '../../lib/errors.js'
+import {formatDuration} from '../../lib/duration.js'
+import {renderTable} from '../../lib/table.js'
+import {printObject} from '../../lib/output.js'
+import {connect} from '../../lib/connect.js'
+
+export default class GetPods extends BaseCommand<typeof GetPods> {
+  static override summary = 'List the pods podrun runs, computed from the runtime.'
+  static override aliases = ['get:pod', 'get:po']
+  static override examples = ['<%= config.bin %> get pods', '<%= config.bin %> get pods -A -o wide', '<%= config.bin %> get pods web -n prod -o yaml']
+  static override args = {name: Args.string({description: 'Only this pod.'})}
+  static override flags = {
+    namespace: Flags.string({char: 'n', summary: 'Namespace.', default: 'default'}),
+    'all-namespaces': Flags.boolean({char: 'A', summary: 'Pods of every namespace.'}),
+    output: Flags.string({char: 'o', summary: 'Output format.', options: ['wide', 'json', 'yaml', 'name']}),
+  }
+
+  async run(): Promise<void> {
+    const {flags, args} = this
+    const {hostInfo} = await import('../../reconcile/engine.js')
+    const {viewPods} = await import('../../reconcile/pod-view.js')
+    const {statusReason} = await import('../../reconcile/status.js')
+    const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
+    try {
+      const views = (await viewPods(cri, await hostInfo())).filter(
+        (v) => (flags['all-namespaces'] || v.actual.namespace === flags.namespace) && (!args.name || v.actual.name === args.name),
+      )
+      if (args.name && views.length === 0) {
+        throw new PodrunError(`pod "${args.name}" not found in namespace ${flags.namespace}`, {reason: 'NotFound', exitCode: ExitCode.invalid})
+      }
+      const pods = views.map((v) => v.pod)
+      if (flags.output === 'json' || flags.output === 'yaml') {
+        printObject(args.name ? pods[0] : {apiVersion: 'v1', kind: 'List', metadata: {resourceVersion: ''}, items: pods}, flags.output)
+        return
+      }
+      if (flags.output === 'name') {
+        for (const p of pods) process.stdout.write(`pod/${p.metadata?.name}\n`)
+        return
+      }
+      if (pods.length === 0) {
+        process.stderr.write(flags['all-namespaces'] ? 'No resources found\n' : `No resources found in ${flags.namespace} namespace.\n`)
+        return
+      }
+      const now = Date.now()
+      const wide = flags.output === 'wide'
+      const headers = [...(flags['all-namespaces'] ? ['NAMESPACE'] : []), 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(wide ? ['IP', 'NODE', 'SOURCE'] : [])]
+      const rows = views.map(({pod: p, actual}) => {
+        const cs = p.status?.containerStatuses ?? []
+        const restarts = cs.reduce((n, c) => n + (c.restartCount ?? 0), 0)
+        const last = cs
+          .map((c) => c.lastState?.terminated?.finishedAt)
+          .filter((t): t is string => !!t)
+          .sort()
+          .pop()
+        const created = p.metadata?.creationTimestamp ? Date.parse(p.metadata.creationTimestamp) : now
+        return [
+          ...(flags['all-namespaces'] ? [actual.namespace] : []),
+          actual.name,
+          `${cs.filter((c) => c.ready).length}/${cs.length}`,
+          statusReason(p),
+          restarts > 0 && last ? `${restarts} (${formatDuration(now - Date.parse(last))} ago)` : String(restarts),
+          formatDuration(now - created),
+          ...(wide ? [p.status?.podIP ?? '<none>', p.spec?.nodeName ?? '<none>', actual.source || '<none>'] : []),
+        ]
+      })
+      process.stdout.write(renderTable(headers, rows))
+    } finally {
+      cri.close()
+    }
+  }
+}
