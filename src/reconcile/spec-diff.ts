@@ -50,8 +50,11 @@ export function diffSpecs(oldSpec: unknown, newSpec: unknown, prefix: string): F
   if (prefix === 'pod') {
     const strip = (p: unknown): unknown => {
       if (!isObj(p) || !isObj(p.spec)) return p
-      const {containers: _c, initContainers: _i, ...spec} = p.spec
-      return {spec}
+      // Container ports (host ports) are pod-level: they become the sandbox's port mappings.
+      const ports = (list: unknown) =>
+        Array.isArray(list) ? list.filter(isObj).map((c) => ({name: c.name, ports: c.ports})) : undefined
+      const {containers, initContainers, ...spec} = p.spec
+      return {spec: {...spec, containers: ports(containers), initContainers: ports(initContainers)}}
     }
     if (oldSpec === undefined) return out
     walk(strip(oldSpec), strip(newSpec), 'pod', out, true)

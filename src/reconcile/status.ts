@@ -49,6 +49,17 @@ function storedPod(a: ActualPod): Pod {
 export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras = {}): Pod {
   const pod = storedPod(a)
   const spec = pod.spec ?? {containers: []}
+  // The sandbox holds the pod as first created; a replaced container carries its own newer spec.
+  const latestSpec = <T extends {name: string}>(c: T): T => {
+    const raw = a.containers.find((x) => x.name === c.name)?.annotations[Annotation.containerSpec]
+    try {
+      return raw ? (JSON.parse(raw) as T) : c
+    } catch {
+      return c
+    }
+  }
+  spec.containers = spec.containers.map(latestSpec)
+  if (spec.initContainers) spec.initContainers = spec.initContainers.map(latestSpec)
   const sb = a.sandboxes[0]
   const policy = (spec.restartPolicy ?? 'Always') as 'Always' | 'OnFailure' | 'Never'
   const inSandbox = (name: string) => a.containers.filter((c) => c.podSandboxId === sb?.id && c.name === name)
@@ -57,7 +68,7 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
     const list = inSandbox(name)
     const cur = list[0]
     const prev = list[1] ?? a.containers.find((c) => c.name === name && c !== cur && c.state === 'EXITED')
-    const st: K8sContainerStatus = {name, image, imageID: cur?.imageRef ?? '', ready: false, restartCount: cur?.attempt ?? 0, started: false}
+    const st: K8sContainerStatus = {name, image: cur?.image || image, imageID: cur?.imageRef ?? '', ready: false, restartCount: cur?.attempt ?? 0, started: false}
     if (cur) st.containerID = runtimeId(cur)
     if (prev?.state === 'EXITED' && prev.exitCode !== undefined) st.lastState = terminated(prev)
     const override = extras.waiting?.[name]

@@ -1,0 +1,79 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../lib/base-command.js'
+import {ExitCode, PodrunError} from '../lib/errors.js'
+import {parseDuration} from '../lib/duration.js'
+import {connect} from '../lib/connect.js'
+import {loadManifests} from '../lib/manifests.js'
+import {startProgress} from '../lib/progress.js'
+
+export const APPLY_SOURCE = 'apply'
+
+export default class Apply extends BaseCommand<typeof Apply> {
+  static override summary = 'Make the runtime run the pods in the manifests.'
+  static override description =
+    'Validates the manifests, compares them with what the runtime runs, and converges with the fewest changes: a changed container is replaced in its sandbox; a pod-level change recreates the pod. Applying the same manifests again changes nothing.'
+  static override examples = [
+    '<%= config.bin %> apply -f web.yaml',
+    '<%= config.bin %> apply -f manifests/ -R --prune',
+    '<%= config.bin %> apply -f pod.yaml --dry-run',
+  ]
+  static override flags = {
+    filename: Flags.string({char: 'f', summary: 'Manifest file, directory, or - for stdin.', multiple: true, required: true}),
+    recursive: Flags.boolean({char: 'R', summary: 'Read directories recursively.'}),
+    'dry-run': Flags.boolean({summary: 'Show what would change; change nothing.'}),
+    prune: Flags.boolean({summary: 'Delete pods created by apply that are no longer in the manifests.'}),
+    wait: Flags.boolean({summary: 'Wait until the pods run, complete or fail.', default: true, allowNo: true}),
+    'wait-timeout': Flags.string({summary: 'How long to wait for the pods.', default: '2m'}),
+    parallel: Flags.integer({summary: 'Pods converged at once.', default: 4, min: 1}),
+    output: Flags.string({char: 'o', summary: 'Output format.', options: ['json']}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = this
+    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE})
+    const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
+    const {applyPods} = await import('../reconcile/apply.js')
+    const {dataLookup} = await import('../reconcile/data.js')
+    const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
+    try {
+      const pass = {
+        cri,
+        host: await hostInfo(),
+        data: dataLookup(state.configMaps, state.secrets),
+        parallel: flags.parallel,
+        prune: (a: {source: string}) => flags.prune && a.source === APPLY_SOURCE,
+      }
+      if (flags['dry-run']) {
+        const {actions} = await reconcilePass(state.pods, {...pass, dryRun: true})
+        if (flags.output === 'json') {
+          process.stdout.write(JSON.stringify({dryRun: true, pods: actions.map((a) => ({name: a.name, namespace: a.namespace, change: a.change, reason: a.reason}))}, null, 2) + '\n')
+        } else for (const a of actions) process.stdout.write(`pod/${a.name} ${a.change} (dry run)${a.change === 'unchanged' ? '' : `: ${a.reason}`}\n`)
+        return
+      }
+      const progress = await startProgress(`applying ${state.pods.length} pod(s)`, flags.output === 'json')
+      const res = await applyPods(state.pods, {
+        ...pass,
+        wait: flags.wait,
+        timeoutMs: parseDuration(flags['wait-timeout'], '--wait-timeout'),
+        onStep: (key, text) => progress.step(key, text),
+        onSettled: (o) => progress.line(`${o.ok ? '✓' : '✗'} pod/${o.name} ${o.status}${o.message ? `: ${o.message}` : ''}`),
+      })
+      progress.stop()
+      const failed = res.outcomes.filter((o) => !o.ok)
+      if (flags.output === 'json') {
+        process.stdout.write(JSON.stringify({pods: res.outcomes, mutations: res.mutations}, null, 2) + '\n')
+      } else {
+        for (const o of res.outcomes) process.stdout.write(`pod/${o.name} ${o.change}\n`)
+      }
+      if (failed.length > 0) {
+        throw new PodrunError(`${failed.length} of ${res.outcomes.length} pod(s) failed: ${failed.map((f) => `${f.name} (${f.message ?? f.status})`).join('; ')}`, {
+          exitCode: ExitCode.partial,
+          reason: 'PodsFailed',
+          suggestions: ['`podrun get pods` shows their state; the runtime keeps the failed containers for inspection'],
+        })
+      }
+    } finally {
+      cri.close()
+    }
+  }
+}

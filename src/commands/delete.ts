@@ -1,0 +1,76 @@
+import {Args, Flags} from '@oclif/core'
+import {BaseCommand} from '../lib/base-command.js'
+import {ExitCode, PodrunError} from '../lib/errors.js'
+import {connect} from '../lib/connect.js'
+import {loadManifests} from '../lib/manifests.js'
+
+export default class Delete extends BaseCommand<typeof Delete> {
+  static override summary = 'Stop pods gracefully and remove them.'
+  static override examples = [
+    '<%= config.bin %> delete -f web.yaml',
+    '<%= config.bin %> delete pod web -n default',
+    '<%= config.bin %> delete pods --all -A',
+  ]
+  static override strict = false
+  static override args = {
+    type: Args.string({description: 'pod (or pods, po) when naming pods.'}),
+  }
+  static override flags = {
+    filename: Flags.string({char: 'f', summary: 'Delete the pods of these manifests.', multiple: true}),
+    recursive: Flags.boolean({char: 'R', summary: 'Read directories recursively.'}),
+    namespace: Flags.string({char: 'n', summary: 'Namespace of named pods.', default: 'default'}),
+    'all-namespaces': Flags.boolean({char: 'A', summary: 'With --all: every namespace.'}),
+    all: Flags.boolean({summary: 'Every pod podrun manages in the namespace.'}),
+    'ignore-not-found': Flags.boolean({summary: 'Deleting a pod that does not exist is not an error.'}),
+    'grace-period': Flags.integer({summary: 'Seconds to wait for containers to stop (default: the pod\'s own).', min: 0}),
+    parallel: Flags.integer({summary: 'Pods deleted at once.', default: 4, min: 1}),
+  }
+
+  async run(): Promise<void> {
+    const {flags, argv} = await this.parse(Delete)
+    const names = (argv as string[]).slice(1)
+    const type = (argv as string[])[0]
+    let keys: Set<string> | undefined
+    if (flags.filename) {
+      const state = await loadManifests(flags.filename, {recursive: flags.recursive})
+      keys = new Set(state.pods.map((p) => p.key))
+    } else if (type === undefined || !['pod', 'pods', 'po'].includes(type)) {
+      throw new PodrunError('say what to delete: -f FILE, or pod NAME..., or pods --all', {reason: 'Usage'})
+    } else if (!flags.all && names.length === 0) {
+      throw new PodrunError('name the pods to delete, or use --all', {reason: 'Usage'})
+    }
+    const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
+    const {observe} = await import('../reconcile/observe.js')
+    const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
+    try {
+      const wanted = keys ?? new Set(names.map((n) => `${flags.namespace}/${n}`))
+      const selected = (a: {key: string; namespace: string}) =>
+        flags.all && !flags.filename ? flags['all-namespaces'] || a.namespace === flags.namespace : wanted.has(a.key)
+      const present = new Set((await observe(cri)).filter(selected).map((a) => a.key))
+      const missing = flags.all && !flags.filename ? [] : [...wanted].filter((k) => !present.has(k))
+      const res = await reconcilePass([], {
+        cri,
+        host: await hostInfo(),
+        data: () => undefined,
+        parallel: flags.parallel,
+        prune: selected,
+        gracePeriodSeconds: flags['grace-period'],
+      })
+      for (const r of res.results) {
+        if (r.ok) process.stdout.write(`pod "${r.name}" deleted\n`)
+        else process.stderr.write(`error: pod "${r.name}": ${r.error}\n`)
+      }
+      const failed = res.results.filter((r) => !r.ok)
+      if (failed.length > 0) throw new PodrunError(`${failed.length} pod(s) could not be deleted`, {exitCode: ExitCode.partial, reason: 'DeleteFailed'})
+      if (missing.length > 0 && !flags['ignore-not-found']) {
+        throw new PodrunError(`pods not found: ${missing.map((k) => k.replace('/', '/pod/')).join(', ')}`, {
+          exitCode: ExitCode.invalid,
+          reason: 'NotFound',
+          suggestions: ['--ignore-not-found makes this not an error'],
+        })
+      }
+    } finally {
+      cri.close()
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../lib/base-command.js'
+import {connect} from '../lib/connect.js'
+import {loadManifests} from '../lib/manifests.js'
+import {APPLY_SOURCE} from './apply.js'
+
+export default class Diff extends BaseCommand<typeof Diff> {
+  static override summary = 'Show what apply would change, and why. Exit 1 when something would.'
+  static override examples = ['<%= config.bin %> diff -f web.yaml', '<%= config.bin %> diff -f manifests/ --prune -o json']
+  static override flags = {
+    filename: Flags.string({char: 'f', summary: 'Manifest file, directory, or - for stdin.', multiple: true, required: true}),
+    recursive: Flags.boolean({char: 'R', summary: 'Read directories recursively.'}),
+    prune: Flags.boolean({summary: 'Also show pods that apply --prune would delete.'}),
+    output: Flags.string({char: 'o', summary: 'Output format.', options: ['json']}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = this
+    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE})
+    const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
+    const {isNoop} = await import('../reconcile/plan.js')
+    const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
+    try {
+      const {actions} = await reconcilePass(state.pods, {
+        cri,
+        host: await hostInfo(),
+        data: () => undefined,
+        parallel: 1,
+        prune: (a) => flags.prune && a.source === APPLY_SOURCE,
+        dryRun: true,
+      })
+      const changed = actions.filter((a) => a.change !== 'unchanged' || !isNoop(a))
+      if (flags.output === 'json') {
+        const pods = actions.map((a) => ({name: a.name, namespace: a.namespace, change: a.change, reason: a.reason, changes: a.changes}))
+        process.stdout.write(JSON.stringify({changed: changed.length > 0, pods}, null, 2) + '\n')
+      } else {
+        for (const a of changed) {
+          process.stdout.write(`pod/${a.name} -n ${a.namespace}: ${a.change}: ${a.reason}\n`)
+          for (const c of a.changes) process.stdout.write(`  ${c.path}: ${c.from} -> ${c.to}${c.sandbox ? ' (recreates the pod)' : ''}\n`)
+        }
+      }
+      if (changed.length > 0) this.exit(1)
+    } finally {
+      cri.close()
+    }
+  }
+}

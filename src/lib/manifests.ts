@@ -1,0 +1,26 @@
+// The manifest front door for commands that act on pods (apply, diff, delete -f): load and validate
+// everything, print every problem as `file:line:col: path: message`, and refuse to go on when any
+// is an error, so a bad manifest changes nothing that runs.
+import {ExitCode, PodrunError} from './errors.js'
+import type {DesiredState, Diagnostic} from '../manifest/types.js'
+
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file
+  const kind = d.severity === 'warning' ? 'warning: ' : ''
+  return `${where}: ${d.path ? `${d.path}: ` : ''}${kind}${d.message}`
+}
+
+export async function loadManifests(paths: string[], opts: {recursive?: boolean; source?: (file: string) => string}): Promise<DesiredState> {
+  const {loadDesiredState} = await import('../manifest/index.js')
+  const state = await loadDesiredState(paths, {recursive: opts.recursive, source: opts.source})
+  for (const d of state.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n')
+  const errors = state.diagnostics.filter((d) => d.severity === 'error')
+  if (errors.length > 0) {
+    throw new PodrunError(`${errors.length} error${errors.length === 1 ? '' : 's'} in the manifests; nothing was changed`, {
+      exitCode: ExitCode.invalid,
+      reason: 'ManifestInvalid',
+      suggestions: ['fix the problems above; `podrun validate -f ...` checks manifests without touching the runtime'],
+    })
+  }
+  return state
+}
