@@ -21,7 +21,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
     filename: Flags.string({char: 'f', summary: 'Manifest file, directory, or - for stdin.', multiple: true, required: true}),
     recursive: Flags.boolean({char: 'R', summary: 'Read directories recursively.'}),
     'dry-run': Flags.boolean({summary: 'Show what would change; change nothing.'}),
-    prune: Flags.boolean({summary: 'Delete pods created by apply that are no longer in the manifests.'}),
+    prune: Flags.boolean({summary: 'Delete pods created by apply, in the namespaces of the manifests, that the manifests no longer hold.'}),
     wait: Flags.boolean({summary: 'Wait until the pods run, complete or fail.', default: true, allowNo: true}),
     'wait-timeout': Flags.string({summary: 'How long to wait for the pods.', default: '2m'}),
     parallel: Flags.integer({summary: 'Pods converged at once.', default: 4, min: 1}),
@@ -34,6 +34,8 @@ export default class Apply extends BaseCommand<typeof Apply> {
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {applyPods} = await import('../reconcile/apply.js')
     const {dataLookup} = await import('../reconcile/data.js')
+    // Like kubectl, pruning stays inside the namespaces the manifests speak of.
+    const namespaces = new Set(state.pods.map((p) => p.namespace))
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       const pass = {
@@ -41,7 +43,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
         host: await hostInfo(),
         data: dataLookup(state.configMaps, state.secrets),
         parallel: flags.parallel,
-        prune: (a: {source: string}) => flags.prune && a.source === APPLY_SOURCE,
+        prune: (a: {source: string; namespace: string}) => flags.prune && a.source === APPLY_SOURCE && namespaces.has(a.namespace),
       }
       if (flags['dry-run']) {
         const {actions} = await reconcilePass(state.pods, {...pass, dryRun: true})

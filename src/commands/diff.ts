@@ -19,6 +19,7 @@ export default class Diff extends BaseCommand<typeof Diff> {
     const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE})
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {isNoop} = await import('../reconcile/plan.js')
+    const namespaces = new Set(state.pods.map((p) => p.namespace))
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       const {actions} = await reconcilePass(state.pods, {
@@ -26,7 +27,7 @@ export default class Diff extends BaseCommand<typeof Diff> {
         host: await hostInfo(),
         data: () => undefined,
         parallel: 1,
-        prune: (a) => flags.prune && a.source === APPLY_SOURCE,
+        prune: (a) => flags.prune && a.source === APPLY_SOURCE && namespaces.has(a.namespace),
         dryRun: true,
       })
       const changed = actions.filter((a) => a.change !== 'unchanged' || !isNoop(a))

@@ -1,0 +1,179 @@
+// podrun apply / diff / delete end to end: the built CLI against the real containerd that
+// scripts/runtime.sh starts, checked with the runtime's own listing and ExecSync.
+import assert from 'node:assert/strict'
+import {execFile} from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {after, before, describe, it} from 'node:test'
+import {connectCri, type CriClient} from '../../src/cri/client.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
+const image = process.env.PODRUN_TEST_IMAGE
+const image2 = process.env.PODRUN_TEST_IMAGE_V2
+const ns = `e2e-${process.pid}`
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-apply-'))
+const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs')}
+// Host ports unlikely to be in use, different per run.
+const port = 20000 + (process.pid % 10000)
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function podrun(...args: string[]): Promise<Run> {
+  return new Promise((res) => {
+    execFile(process.execPath, [path.join(root, 'bin/run.js'), ...args], {env, cwd: root, timeout: 180_000}, (err, stdout, stderr) => {
+      res({code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr})
+    })
+  })
+}
+
+const ns2 = `${ns}-x`
+
+function pod(name: string, opts: {image?: string; cmd?: string; hostPort?: number; restartPolicy?: string; namespace?: string} = {}): string {
+  return `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: ${opts.namespace ?? ns}
+spec:
+  restartPolicy: ${opts.restartPolicy ?? 'Always'}
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      image: ${opts.image ?? image}
+      command: ["sh", "-c", ${JSON.stringify(opts.cmd ?? 'echo started; exec sleep 3600')}]
+${opts.hostPort ? `      ports:\n        - {containerPort: 8080, hostPort: ${opts.hostPort}, hostIP: 127.0.0.1}\n` : ''}`
+}
+
+function write(dir: string, files: Record<string, string>): string {
+  const d = path.join(work, dir)
+  fs.rmSync(d, {recursive: true, force: true})
+  fs.mkdirSync(d, {recursive: true})
+  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(d, f), text)
+  return d
+}
+
+async function ours(cri: CriClient, namespace = ns) {
+  const sandboxes = await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.namespace': namespace}})
+  const containers = await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': namespace}})
+  return {sandboxes, containers}
+}
+
+describe('apply, diff and delete against the real runtime', {concurrency: false}, () => {
+  let cri: CriClient
+  before(async () => {
+    assert.ok(endpoint && image && image2, 'CONTAINER_RUNTIME_ENDPOINT, PODRUN_TEST_IMAGE, PODRUN_TEST_IMAGE_V2 must be set: run `eval "$(bash scripts/runtime.sh env)"` after `bash scripts/runtime.sh up`')
+    assert.ok(fs.existsSync(path.join(root, 'dist/commands/apply.js')), 'podrun is not built: run `npm run build`')
+    cri = await connectCri({endpoint})
+  })
+  after(async () => {
+    await podrun('delete', 'pods', '--all', '-n', ns, '--grace-period', '0')
+    await podrun('delete', 'pods', '--all', '-n', ns2, '--grace-period', '0')
+    cri?.close()
+    fs.rmSync(work, {recursive: true, force: true})
+  })
+
+  it('applies several pods and they all run', async () => {
+    const dir = write('set', {'a.yaml': pod('alpha', {hostPort: port}), 'b.yaml': pod('beta'), 'c.yaml': pod('gamma')})
+    const r = await podrun('apply', '-f', dir)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /pod\/alpha created/)
+    const {sandboxes, containers} = await ours(cri)
+    assert.equal(sandboxes.length, 3)
+    assert.equal(containers.filter((c) => c.state === 1).length, 3)
+    for (const c of containers) {
+      const out = await cri.execSync(c.id, ['sh', '-c', 'echo ok'], 10)
+      assert.equal(out.stdout.toString().trim(), 'ok')
+    }
+    const get = await podrun('get', 'pods', '-n', ns)
+    assert.match(get.stdout, /alpha\s+1\/1\s+Running/)
+  })
+
+  it('applying the same manifests again makes no mutating call and keeps the containers', async () => {
+    const before = (await ours(cri)).containers.map((c) => c.id).sort()
+    const r = await podrun('apply', '-f', path.join(work, 'set'), '-o', 'json')
+    assert.equal(r.code, 0, r.stderr)
+    const out = JSON.parse(r.stdout)
+    assert.equal(out.mutations, 0)
+    assert.ok(out.pods.every((p: {change: string}) => p.change === 'unchanged'))
+    assert.deepEqual((await ours(cri)).containers.map((c) => c.id).sort(), before)
+    const d = await podrun('diff', '-f', path.join(work, 'set'))
+    assert.equal(d.code, 0, d.stdout + d.stderr)
+  })
+
+  it('a changed image replaces only that container; the sandbox and its IP stay', async () => {
+    const sb = (await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.name': 'beta', 'io.kubernetes.pod.namespace': ns}}))[0]
+    const ip = (await cri.podSandboxStatus(sb.id)).status?.network?.ip
+    fs.writeFileSync(path.join(work, 'set', 'b.yaml'), pod('beta', {image: image2}))
+    const d = await podrun('diff', '-f', path.join(work, 'set'))
+    assert.equal(d.code, 1)
+    assert.match(d.stdout, /containers\[main\]\.image: .*busybox:1\.35 -> .*busybox:v2/)
+    const r = await podrun('apply', '-f', path.join(work, 'set'))
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /pod\/beta configured/)
+    assert.match(r.stdout, /pod\/alpha unchanged/)
+    const after = await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.name': 'beta', 'io.kubernetes.pod.namespace': ns}})
+    assert.deepEqual(after.map((s) => s.id), [sb.id])
+    assert.equal((await cri.podSandboxStatus(sb.id)).status?.network?.ip, ip)
+    const running = (await cri.listContainers({podSandboxId: sb.id})).filter((c) => c.state === 1)
+    assert.equal(running.length, 1)
+    assert.equal(running[0].metadata?.attempt, 1)
+  })
+
+  it('a changed hostPort recreates the pod', async () => {
+    const old = (await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.name': 'alpha', 'io.kubernetes.pod.namespace': ns}}))[0]
+    fs.writeFileSync(path.join(work, 'set', 'a.yaml'), pod('alpha', {hostPort: port + 1}))
+    const r = await podrun('apply', '-f', path.join(work, 'set'))
+    assert.equal(r.code, 0, r.stderr)
+    const now = await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.name': 'alpha', 'io.kubernetes.pod.namespace': ns}})
+    assert.equal(now.length, 1)
+    assert.notEqual(now[0].id, old.id)
+  })
+
+  it('a pod with a missing image fails with a clear message while the others come up', async () => {
+    const dir = write('mixed', {
+      'ok.yaml': pod('delta', {namespace: ns2}),
+      'bad.yaml': pod('broken', {namespace: ns2, image: `${process.env.PODRUN_REGISTRY}/podrun/nosuch:1`}),
+    })
+    const r = await podrun('apply', '-f', dir)
+    assert.equal(r.code, 3, r.stdout + r.stderr)
+    assert.match(r.stderr, /broken.*pull image .*nosuch:1.*not found/)
+    const delta = await cri.listContainers({labelSelector: {'io.kubernetes.pod.name': 'delta', 'io.kubernetes.pod.namespace': ns2}})
+    assert.equal(delta.filter((c) => c.state === 1).length, 1)
+  })
+
+  it('--prune removes exactly the pods whose manifests are gone, within the manifests\' namespaces', async () => {
+    fs.rmSync(path.join(work, 'set', 'c.yaml'))
+    const d = await podrun('diff', '-f', path.join(work, 'set'), '--prune')
+    assert.equal(d.code, 1)
+    assert.match(d.stdout, /pod\/gamma -n \S+: pruned/)
+    const r = await podrun('apply', '-f', path.join(work, 'set'), '--prune')
+    assert.equal(r.code, 0, r.stderr)
+    const names = new Set((await ours(cri)).sandboxes.map((s) => s.labels['io.kubernetes.pod.name']))
+    assert.deepEqual([...names].sort(), ['alpha', 'beta'])
+    const other = new Set((await ours(cri, ns2)).sandboxes.map((s) => s.labels['io.kubernetes.pod.name']))
+    assert.deepEqual([...other].sort(), ['broken', 'delta'])
+  })
+
+  it('delete leaves nothing podrun made', async () => {
+    const r = await podrun('delete', '-f', path.join(work, 'set'))
+    assert.equal(r.code, 0, r.stderr)
+    const r2 = await podrun('delete', 'pod', 'delta', 'broken', '-n', ns2)
+    assert.equal(r2.code, 0, r2.stderr)
+    for (const n of [ns, ns2]) {
+      const left = await ours(cri, n)
+      assert.equal(left.sandboxes.length, 0)
+      assert.equal(left.containers.length, 0)
+    }
+    const again = await podrun('delete', 'pod', 'delta', '-n', ns2)
+    assert.notEqual(again.code, 0)
+    assert.match(again.stderr, /not found/)
+    assert.equal((await podrun('delete', 'pod', 'delta', '-n', ns2, '--ignore-not-found')).code, 0)
+  })
+})
