@@ -1,0 +1,44 @@
+// Start-up stays light: commands that never talk to the runtime must not load gRPC. Runs the
+// built CLI (npm run build) with a hook that reports, at exit, whether @grpc/grpc-js was loaded.
+import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {test} from 'node:test'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const HOOK = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-startup-')), 'hook.mjs')
+fs.writeFileSync(
+  HOOK,
+  `import {createRequire} from 'node:module'
+const r = createRequire(import.meta.url)
+process.on('exit', () => process.stderr.write(Object.keys(r.cache).some((k) => k.includes('@grpc')) ? '\\nGRPC:loaded\\n' : '\\nGRPC:not-loaded\\n'))
+`,
+)
+
+function run(args: string[]): {code: number | null; stdout: string; stderr: string} {
+  const r = spawnSync(process.execPath, ['--import', HOOK, path.join(root, 'bin/run.js'), ...args], {cwd: root, encoding: 'utf8'})
+  return {code: r.status, stdout: r.stdout, stderr: r.stderr}
+}
+
+test('the CLI is built', () => {
+  assert.ok(fs.existsSync(path.join(root, 'dist/commands/version.js')), 'run `npm run build` first')
+})
+
+for (const args of [['--version'], ['--help'], ['version', '--help'], ['validate', '-f', path.join(root, 'examples')]]) {
+  test(`podrun ${args.join(' ')} does not load gRPC`, () => {
+    const r = run(args)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /GRPC:not-loaded/)
+  })
+}
+
+test('podrun version does load gRPC (the hook sees it)', () => {
+  const r = run(['version', '--runtime-endpoint', 'unix:///nonexistent-podrun.sock'])
+  assert.equal(r.code, 2)
+  assert.match(r.stderr, /GRPC:loaded/)
+  assert.match(r.stderr, /nonexistent-podrun\.sock/)
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
+})
