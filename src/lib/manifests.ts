@@ -2,13 +2,10 @@
 // everything, print every problem as `file:line:col: path: message`, and refuse to go on when any
 // is an error, so a bad manifest changes nothing that runs.
 import {ExitCode, PodrunError} from './errors.js'
-import type {DesiredState, Diagnostic} from '../manifest/types.js'
+import type {DesiredState} from '../manifest/types.js'
+import {formatDiagnostic} from '../manifest/format.js'
 
-export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file
-  const kind = d.severity === 'warning' ? 'warning: ' : ''
-  return `${where}: ${d.path ? `${d.path}: ` : ''}${kind}${d.message}`
-}
+export {formatDiagnostic}
 
 export async function loadManifests(paths: string[], opts: {recursive?: boolean; source?: (file: string) => string}): Promise<DesiredState> {
   const {loadDesiredState} = await import('../manifest/index.js')

@@ -1,0 +1,235 @@
+// Regenerates the JSON Schemas of the Kubernetes kinds podrun reads (Pod, ConfigMap, Secret) and the
+// precompiled validators built from them. Run it with `npm run gen:schemas`; the output is committed
+// and this script reproduces it byte for byte.
+//
+// Source of truth: the TypeScript definitions of the pinned Kubernetes minor version in the
+// `kubernetes-types` devDependency (its version is the Kubernetes version), turned into JSON Schema
+// by ts-json-schema-generator. The generated TypeScript types know less than the Go API, so a few
+// touch-ups bring the schema closer to what the API server accepts:
+//   - every `number` becomes `integer`: no field of Pod, ConfigMap or Secret is a float in the API
+//     (they are int32/int64), and `containerPort: 80.5` must not pass;
+//   - int-or-string fields (`number | string` in the types) become `integer | string`;
+//   - `Quantity` accepts a number as well as a string (`cpu: 1`, `memory: 1e9`), as the API does;
+//     its syntax is checked by the semantic rules, which can say what is wrong with it;
+//   - `FieldsV1` (managedFields) is free-form JSON;
+//   - unknown fields are errors everywhere (`additionalProperties: false`), as with
+//     `kubectl --validate=strict`.
+//
+// `--check` writes nothing and exits 1 when a committed file differs from what would be generated.
+//
+// Outputs:
+//   schemas/{pod,configmap,secret}.schema.json   the JSON Schemas (draft-07), with descriptions
+//   src/gen/schema/validators.js (+ .d.ts)        ajv standalone validators, compiled once here
+//   src/gen/schema/fields.ts                      allowed field names per definition, for hints
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {createGenerator} from 'ts-json-schema-generator'
+import {Ajv} from 'ajv'
+import standaloneImport from 'ajv/dist/standalone/index.js'
+
+const require = createRequire(import.meta.url)
+// A CommonJS module whose function is its `default` export, seen through ESM interop.
+const standaloneCode = ((standaloneImport as unknown as {default?: unknown}).default ?? standaloneImport) as (
+  ajv: Ajv,
+  refs: Record<string, string>,
+) => string
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+type Schema = {[key: string]: unknown}
+
+const KINDS = [
+  {kind: 'Pod', file: 'pod'},
+  {kind: 'ConfigMap', file: 'configmap'},
+  {kind: 'Secret', file: 'secret'},
+] as const
+
+function kubernetesVersion(): {full: string; minor: string} {
+  const pkg = JSON.parse(readFileSync(require.resolve('kubernetes-types/package.json'), 'utf8')) as {version: string}
+  const m = /^(\d+)\.(\d+)\./.exec(pkg.version)
+  if (!m) throw new Error(`unexpected kubernetes-types version ${pkg.version}`)
+  return {full: pkg.version, minor: `${m[1]}.${m[2]}`}
+}
+
+function isSchema(x: unknown): x is Schema {
+  return typeof x === 'object' && x !== null && !Array.isArray(x)
+}
+
+/** Applies the touch-ups described at the top to one schema node and everything below it. */
+function touchUp(node: unknown): void {
+  if (!isSchema(node)) return
+  if (node.type === 'number') node.type = 'integer'
+  if (Array.isArray(node.type) && node.type.join(',') === 'number,string') node.type = ['integer', 'string']
+  for (const key of ['properties', 'definitions']) {
+    const group = node[key]
+    if (isSchema(group)) for (const child of Object.values(group)) touchUp(child)
+  }
+  for (const key of ['items', 'additionalProperties']) touchUp(node[key])
+  for (const key of ['anyOf', 'oneOf', 'allOf']) {
+    const list = node[key]
+    if (Array.isArray(list)) for (const child of list) touchUp(child)
+  }
+}
+
+/** Every output file (relative to the project root) and its content. */
+export function generate(): Map<string, string> {
+  const outputs = new Map<string, string>()
+  const version = kubernetesVersion()
+  const typesPath = require.resolve('kubernetes-types/core/v1.d.ts')
+  const generator = createGenerator({
+    path: typesPath,
+    expose: 'export',
+    topRef: false,
+    jsDoc: 'extended',
+    additionalProperties: false,
+    skipTypeCheck: true,
+    sortProps: true,
+  })
+
+  const schemas: Record<string, Schema> = {}
+  for (const {kind, file} of KINDS) {
+    const schema = generator.createSchema(kind) as Schema
+    touchUp(schema)
+    const defs = schema.definitions as Record<string, Schema>
+    if (defs.Quantity) {
+      defs.Quantity = {
+        type: ['string', 'number'],
+        description:
+          'A Kubernetes quantity: a string such as "500m", "128Mi", "1e3", or a plain number. ' +
+          '(podrun: numbers are accepted as the API server accepts them; the syntax is checked by podrun\'s semantic rules.)',
+      }
+    }
+    if (defs.FieldsV1) defs.FieldsV1 = {type: 'object', description: defs.FieldsV1.description}
+    const ordered: Schema = {
+      $schema: schema.$schema,
+      $comment: `Generated by scripts/gen-schemas.ts from kubernetes-types ${version.full} (Kubernetes ${version.minor}). Do not edit.`,
+      title: `${kind} (Kubernetes ${version.minor}, core/v1)`,
+    }
+    for (const [k, v] of Object.entries(schema)) if (!(k in ordered)) ordered[k] = v
+    schemas[kind] = ordered
+    outputs.set(`schemas/${file}.schema.json`, JSON.stringify(ordered, null, 2) + '\n')
+  }
+
+  // Precompiled validators: compiled here once, so loading them at run time costs a module load.
+  const ajv = new Ajv({
+    allErrors: true,
+    allowUnionTypes: true,
+    strict: true,
+    code: {source: true, esm: true, lines: true},
+  })
+  // Descriptions are documentation; leaving them out keeps the generated code small.
+  for (const {kind} of KINDS) ajv.addSchema(withoutDocs(schemas[kind]) as object, kind)
+  const exports: Record<string, string> = {}
+  for (const {kind} of KINDS) exports[`validate${kind}`] = kind
+  const code = standaloneCode(ajv, exports)
+  const header =
+    `// Generated by scripts/gen-schemas.ts (ajv ${ajvVersion()} standalone code) from schemas/*.schema.json,\n` +
+    `// which are generated from kubernetes-types ${version.full}. Do not edit; run \`npm run gen:schemas\`.\n` +
+    `/* eslint-disable */\n`
+  outputs.set('src/gen/schema/validators.js', header + code + '\n')
+
+  const dts =
+    `// Generated by scripts/gen-schemas.ts. Do not edit.\n` +
+    `export interface ValidatorError {\n` +
+    `  instancePath: string\n` +
+    `  schemaPath: string\n` +
+    `  keyword: string\n` +
+    `  params: Record<string, unknown>\n` +
+    `  message?: string\n` +
+    `}\n` +
+    `export interface Validator {\n` +
+    `  (data: unknown): boolean\n` +
+    `  errors?: ValidatorError[] | null\n` +
+    `}\n` +
+    KINDS.map(({kind}) => `export declare const validate${kind}: Validator\n`).join('')
+  outputs.set('src/gen/schema/validators.d.ts', dts)
+
+  // The shape of every object definition: each field and what it holds, so that a data path can be
+  // followed to the definition it lands in (for "unknown field" hints naming the allowed fields).
+  const shapes: Record<string, Record<string, string>> = {}
+  for (const {kind} of KINDS) {
+    const schema = schemas[kind]
+    shapes[kind] = shapeOf(schema)
+    for (const [name, def] of Object.entries(schema.definitions as Record<string, Schema>)) {
+      if (isSchema(def.properties)) shapes[name] = shapeOf(def)
+    }
+  }
+  const sortedShapes: Record<string, Record<string, string>> = {}
+  for (const name of Object.keys(shapes).sort()) sortedShapes[name] = shapes[name]
+  const fieldsTs =
+    `// Generated by scripts/gen-schemas.ts from kubernetes-types ${version.full}. Do not edit.\n` +
+    `// Every object definition of schemas/*.schema.json with its fields and what each field holds:\n` +
+    `// "" a scalar, "Name" an object of definition Name, "[]X" a list of X, "{}X" a map of X.\n\n` +
+    `/** The Kubernetes minor version the schemas were generated from. */\n` +
+    `export const KUBERNETES_VERSION = ${JSON.stringify(version.minor)}\n\n` +
+    `export const DEFINITIONS: Readonly<Record<string, Readonly<Record<string, string>>>> = ${JSON.stringify(sortedShapes, null, 2)}\n`
+  outputs.set('src/gen/schema/fields.ts', fieldsTs)
+  return outputs
+}
+
+/** The fields of an object definition, each with a descriptor of what it holds. */
+function shapeOf(def: Schema): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of Object.keys(def.properties as Schema).sort()) out[name] = descriptor((def.properties as Schema)[name])
+  return out
+}
+
+function descriptor(node: unknown): string {
+  if (!isSchema(node)) return ''
+  if (typeof node.$ref === 'string') {
+    const name = node.$ref.replace('#/definitions/', '')
+    return name === 'Quantity' || name === 'Time' ? '' : name
+  }
+  if (node.type === 'array') return '[]' + descriptor(node.items)
+  if (node.type === 'object' && isSchema(node.additionalProperties)) return '{}' + descriptor(node.additionalProperties)
+  return ''
+}
+
+/** A copy of a schema without `description`, `title` and `$comment` (they do not affect validation). */
+function withoutDocs(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withoutDocs)
+  if (!isSchema(node)) return node
+  const out: Schema = {}
+  for (const [k, v] of Object.entries(node)) {
+    // Inside `properties`/`definitions` the keys are names, not keywords: keep them all.
+    if (k === 'properties' || k === 'definitions') {
+      const group: Schema = {}
+      for (const [name, child] of Object.entries(v as Schema)) group[name] = withoutDocs(child)
+      out[k] = group
+    } else if (k !== 'description' && k !== 'title' && k !== '$comment') {
+      out[k] = withoutDocs(v)
+    }
+  }
+  return out
+}
+
+function ajvVersion(): string {
+  return (JSON.parse(readFileSync(require.resolve('ajv/package.json'), 'utf8')) as {version: string}).version
+}
+
+function main(): void {
+  const check = process.argv.includes('--check')
+  const stale: string[] = []
+  for (const [rel, content] of generate()) {
+    const file = path.join(root, rel)
+    if (check) {
+      let current: string | undefined
+      try {
+        current = readFileSync(file, 'utf8')
+      } catch {
+        current = undefined
+      }
+      if (current !== content) stale.push(rel)
+    } else {
+      mkdirSync(path.dirname(file), {recursive: true})
+      writeFileSync(file, content)
+    }
+  }
+  if (stale.length > 0) {
+    process.stderr.write(`generated schema files are out of date: ${stale.join(', ')}\nrun: npm run gen:schemas\n`)
+    process.exit(1)
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main()

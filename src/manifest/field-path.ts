@@ -1,0 +1,55 @@
+// Field paths: how a place inside a document is written for people (`spec.containers[0].image`) and
+// keyed internally (a JSON pointer, `/spec/containers/0/image`).
+import type {FieldPath} from './types.js'
+
+const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/
+
+/** `spec.containers[0].image`; keys that are not plain words are quoted: `metadata.labels["app.kubernetes.io/name"]`. */
+export function formatPath(path: FieldPath): string {
+  let out = ''
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`
+    else if (PLAIN_KEY.test(seg)) out += out === '' ? seg : `.${seg}`
+    else out += `[${JSON.stringify(seg)}]`
+  }
+  return out
+}
+
+/** JSON pointer (RFC 6901) of a path. */
+export function toPointer(path: FieldPath): string {
+  let out = ''
+  for (const seg of path) out += '/' + String(seg).replace(/~/g, '~0').replace(/\//g, '~1')
+  return out
+}
+
+/**
+ * The path of an ajv `instancePath` (a JSON pointer), with list indexes as numbers: a segment is an
+ * index when the value it indexes into is a list.
+ */
+export function fromPointer(pointer: string, data: unknown): Array<string | number> {
+  if (pointer === '') return []
+  const out: Array<string | number> = []
+  let cur: unknown = data
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~')
+    if (Array.isArray(cur)) {
+      const i = Number(seg)
+      out.push(i)
+      cur = cur[i]
+    } else {
+      out.push(seg)
+      cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[seg] : undefined
+    }
+  }
+  return out
+}
+
+/** The value at a path, or undefined. */
+export function valueAt(root: unknown, path: FieldPath): unknown {
+  let cur = root
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = (cur as Record<string | number, unknown>)[seg]
+  }
+  return cur
+}
