@@ -7,6 +7,8 @@
 #   bash scripts/runtime.sh down --purge the same, then delete the state folder
 #   bash scripts/runtime.sh status       what runs; exit 0 when containerd and registry are up
 #   bash scripts/runtime.sh env          `export KEY=value` lines: eval "$(bash scripts/runtime.sh env)"
+#   bash scripts/runtime.sh restart-containerd [SECONDS]
+#                                        stop containerd (pods keep running), wait SECONDS (0), start it
 #
 # Settings: PODRUN_STATE_DIR (default <project>/.state/runtime), PODRUN_REGISTRY_PORT (5055).
 # Progress goes to stderr; only the KEY=value lines go to stdout.
@@ -64,7 +66,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -604,8 +606,13 @@ ensure_pause_image() {
   log "importing $PAUSE_REF into containerd's $CRI_NAMESPACE namespace"
   ctr_ -n "$CRI_NAMESPACE" images import --base-name "$PAUSE_REPO" "$IMAGES_DIR/pause.tar" >/dev/null ||
     fail_with_log containerd "$CONTAINERD_LOG" "ctr images import of the pause image failed"
-  ctr_ -n "$CRI_NAMESPACE" images ls -q | grep -qxF -- "$PAUSE_REF" ||
-    die "the pause image was imported but $PAUSE_REF is not listed"
+  # A containerd that has just started can take a moment before the import shows in its listing.
+  local i
+  for i in $(seq 1 50); do
+    ctr_ -n "$CRI_NAMESPACE" images ls -q 2>/dev/null | grep -qxF -- "$PAUSE_REF" && return 0
+    sleep 0.1
+  done
+  die "the pause image was imported but $PAUSE_REF is not listed"
 }
 
 # http_status METHOD PATH: the HTTP status the registry answers, with bash's /dev/tcp only.
@@ -775,6 +782,29 @@ cmd_status() {
   return "$rc"
 }
 
+# Stops this state folder's containerd by its pid (SIGTERM; its shims and pods keep running, as
+# when a real host restarts containerd), optionally waits, and starts it again with the same
+# config, waiting for its socket. For tests of what podrun does while the runtime is away.
+cmd_restart_containerd() {
+  local wait=${1:-0} pid
+  (($# <= 1)) || usage
+  [[ $wait =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "restart-containerd takes a number of seconds, not '$wait'"
+  check_paths
+  [[ $(id -u) == 0 ]] || die "runs as root (containerd, CNI and mounts need it)"
+  lock_state
+  pid=$(containerd_pid)
+  [[ -n $pid ]] || die "containerd is not running (state $STATE_DIR): run 'up' first"
+  stop_pid containerd "$pid" containerd "$CONTAINERD_CONFIG"
+  rm -f "$CONTAINERD_PID_FILE"
+  if [[ $wait != 0 ]]; then
+    log "containerd stopped: starting it again in $wait s"
+    sleep "$wait"
+  fi
+  start_containerd
+  remove_dead_sandboxes
+  log "containerd restarted: pid $(containerd_pid)"
+}
+
 main() {
   local cmd=${1-}
   (($#)) && shift
@@ -783,6 +813,7 @@ main() {
   down) cmd_down "$@" ;;
   status) cmd_status "$@" ;;
   env) print_env "export " ;;
+  restart-containerd) cmd_restart_containerd "$@" ;;
   *) usage ;;
   esac
 }
