@@ -1,47 +1,21 @@
-// Kubernetes resource quantities ("500m", "1.5", "128Mi", "1e3", "2G"): parsed to a number of base
-// units. Used by validation (limits >= requests) and by the executor (CPU shares/quota, memory).
+// Resource amounts for the runtime: CPU in millicores and memory in bytes, rounded up as the
+// kubelet does, from the exact quantity parser of the manifest layer.
+import {parseQuantity} from '../manifest/quantity.js'
 
-const SUFFIX: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
+function ceilScaled(q: string | number, scale: bigint): number {
+  const p = parseQuantity(q)
+  if (typeof p === 'string') return 0 // validation rejected malformed quantities before this point
+  const n = p.n * scale
+  const whole = n / p.d
+  return Number(n % p.d > 0n ? whole + 1n : whole)
 }
 
-const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE]([+-]?\d+))?$/
-
-/** The value in base units (cores for CPU, bytes for memory), or undefined if not a quantity. */
-export function parseQuantity(q: string | number): number | undefined {
-  if (typeof q === 'number') return Number.isFinite(q) ? q : undefined
-  const m = QUANTITY.exec(q.trim())
-  if (!m) return undefined
-  const n = Number(m[1])
-  if (m[3] !== undefined) return n * 10 ** Number(m[3])
-  return n * SUFFIX[m[2] ?? '']
-}
-
-export function isQuantity(q: unknown): boolean {
-  return (typeof q === 'string' || typeof q === 'number') && parseQuantity(q) !== undefined
-}
-
-/** CPU in millicores, rounded up as the kubelet does. */
+/** CPU in millicores, rounded up ("250m" -> 250, "0.5" -> 500, 1 -> 1000). */
 export function milliCpu(q: string | number): number {
-  return Math.ceil((parseQuantity(q) ?? 0) * 1000 - 1e-9)
+  return ceilScaled(q, 1000n)
 }
 
-/** Memory in whole bytes, rounded up. */
+/** Memory in whole bytes, rounded up ("128Mi" -> 134217728). */
 export function bytes(q: string | number): number {
-  return Math.ceil((parseQuantity(q) ?? 0) - 1e-9)
+  return ceilScaled(q, 1n)
 }

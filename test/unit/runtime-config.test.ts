@@ -1,0 +1,170 @@
+// The CRI configs podrun builds from a desired pod: sandbox (DNS, ports, cgroup parent by QoS,
+// namespaces, labels) and container (env with $(VAR) expansion and references, resources, mounts,
+// labels, log path). Pure functions, checked field by field.
+import {test} from 'node:test'
+import assert from 'node:assert/strict'
+import type {Pod} from 'kubernetes-types/core/v1.js'
+import {desiredStateFromTexts} from '../../src/manifest/index.js'
+import {buildSandboxConfig, cgroupParent, dnsConfig, parseResolvConf, qosClass} from '../../src/reconcile/sandbox-config.js'
+import {buildContainerConfig, expand, type ContainerContext} from '../../src/reconcile/container-config.js'
+import {dataLookup} from '../../src/reconcile/data.js'
+import {NamespaceMode, Protocol} from '../../src/gen/runtime/v1/api.js'
+
+const host = parseResolvConf('# comment\nnameserver 192.0.2.53\nsearch example.test\noptions ndots:2 edns0\n')
+
+function load(text: string) {
+  const st = desiredStateFromTexts([{file: 'pod.yaml', text}])
+  assert.deepEqual(st.diagnostics.filter((d) => d.severity === 'error'), [])
+  return st
+}
+
+const POD = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {greeting: hello, mode: fast}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+data: {token: czNjcjN0}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  hostname: front
+  dnsConfig:
+    nameservers: [198.51.100.1]
+    options: [{name: ndots, value: "5"}]
+  containers:
+    - name: app
+      image: registry.test/app:1.0
+      command: ["sh", "-c", "echo $(GREETING) $$HOME"]
+      args: ["$(MISSING)"]
+      env:
+        - {name: GREETING, valueFrom: {configMapKeyRef: {name: cfg, key: greeting}}}
+        - {name: TOKEN, valueFrom: {secretKeyRef: {name: creds, key: token}}}
+        - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: MSG, value: "$(GREETING) from $(POD)"}
+        - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+      envFrom:
+        - {configMapRef: {name: cfg}, prefix: CFG_}
+      ports:
+        - {containerPort: 8080, hostPort: 18080, hostIP: 127.0.0.1}
+        - {containerPort: 53, hostPort: 1053, protocol: UDP}
+      resources:
+        requests: {cpu: 250m, memory: 64Mi}
+        limits: {cpu: 500m, memory: 128Mi}
+      volumeMounts:
+        - {name: data, mountPath: /data, subPath: app}
+  volumes:
+    - {name: data, emptyDir: {}}
+`
+
+const ctx = (st: ReturnType<typeof load>): ContainerContext => ({
+  uid: 'uid-1',
+  attempt: 2,
+  backoffStep: 0,
+  volumePaths: new Map([['data', '/var/lib/podrun/pods/uid-1/volumes/empty-dir/data']]),
+  data: dataLookup(st.configMaps, st.secrets),
+  podIP: '10.0.0.5',
+  hostIP: '192.0.2.10',
+  nodeName: 'node-a',
+})
+
+test('the sandbox config carries metadata, hostname, DNS, host ports, cgroup parent and labels', () => {
+  const st = load(POD)
+  const d = st.pods[0]
+  const sb = buildSandboxConfig(d, {uid: 'uid-1', attempt: 1, logRoot: '/var/log/podrun/pods', hostDns: host, cgroupRoot: '/podrun'})
+  assert.deepEqual(sb.metadata, {name: 'web', namespace: 'default', uid: 'uid-1', attempt: 1})
+  assert.equal(sb.hostname, 'front')
+  assert.equal(sb.logDirectory, '/var/log/podrun/pods/default_web_uid-1')
+  assert.deepEqual(sb.dnsConfig, {servers: ['192.0.2.53', '198.51.100.1'], searches: ['example.test'], options: ['ndots:5', 'edns0']})
+  assert.deepEqual(sb.portMappings, [
+    {protocol: Protocol.TCP, containerPort: 8080, hostPort: 18080, hostIp: '127.0.0.1'},
+    {protocol: Protocol.UDP, containerPort: 53, hostPort: 1053, hostIp: ''},
+  ])
+  assert.equal(sb.linux?.cgroupParent, '/podrun/burstable/poduid-1')
+  const nso = sb.linux?.securityContext?.namespaceOptions
+  assert.deepEqual([nso?.network, nso?.pid, nso?.ipc], [NamespaceMode.POD, NamespaceMode.CONTAINER, NamespaceMode.POD])
+  assert.equal(sb.labels['io.kubernetes.pod.name'], 'web')
+  assert.equal(sb.labels['podrun.io/managed-by'], 'podrun')
+  assert.equal(sb.labels['podrun.io/sandbox-hash'], d.sandboxHash)
+  assert.equal(sb.labels.app, 'web')
+  assert.equal(JSON.parse(sb.annotations['podrun.io/pod']).metadata.name, 'web')
+})
+
+test('QoS class and cgroup parent follow requests and limits', () => {
+  const pod = (res: object): Pod => ({spec: {containers: [{name: 'a', resources: res}]}}) as Pod
+  assert.equal(qosClass(pod({})), 'BestEffort')
+  assert.equal(qosClass(pod({limits: {cpu: '1', memory: '1Gi'}})), 'Guaranteed')
+  assert.equal(qosClass(pod({requests: {cpu: '1000m', memory: '1Gi'}, limits: {cpu: '1', memory: '1024Mi'}})), 'Guaranteed')
+  assert.equal(qosClass(pod({requests: {cpu: '1'}})), 'Burstable')
+  assert.equal(cgroupParent(pod({limits: {cpu: '1', memory: '1Gi'}}), 'u', '/podrun'), '/podrun/podu')
+  assert.equal(cgroupParent(pod({}), 'u', '/podrun'), '/podrun/besteffort/podu')
+})
+
+test('dnsPolicy None uses only dnsConfig; host network pods get the host namespaces', () => {
+  const none = {spec: {dnsPolicy: 'None', dnsConfig: {nameservers: ['203.0.113.1']}, containers: []}} as Pod
+  assert.deepEqual(dnsConfig(none, host), {servers: ['203.0.113.1'], searches: [], options: []})
+  const st = load(`apiVersion: v1
+kind: Pod
+metadata: {name: hn}
+spec:
+  hostNetwork: true
+  hostPID: true
+  containers: [{name: a, image: busybox:1.35, ports: [{containerPort: 80, hostPort: 80}]}]
+`)
+  const sb = buildSandboxConfig(st.pods[0], {uid: 'u', attempt: 0, logRoot: '/l', hostDns: host, cgroupRoot: '/podrun'})
+  assert.equal(sb.hostname, '')
+  assert.deepEqual(sb.portMappings, [])
+  assert.equal(sb.linux?.securityContext?.namespaceOptions?.network, NamespaceMode.NODE)
+  assert.equal(sb.linux?.securityContext?.namespaceOptions?.pid, NamespaceMode.NODE)
+})
+
+test('env resolves references in order and expands $(VAR) as Kubernetes does', () => {
+  const st = load(POD)
+  const d = st.pods[0]
+  const cc = buildContainerConfig(d, d.containers[0], ctx(st))
+  const env = Object.fromEntries(cc.envs.map((e) => [e.key, e.value.toString('utf8')]))
+  assert.equal(env.CFG_greeting, 'hello')
+  assert.equal(env.CFG_mode, 'fast')
+  assert.equal(env.GREETING, 'hello')
+  assert.equal(env.TOKEN, 's3cr3t')
+  assert.equal(env.POD, 'web')
+  assert.equal(env.MSG, 'hello from web')
+  assert.equal(env.MEM, '128')
+  assert.deepEqual(cc.command, ['sh', '-c', 'echo hello $HOME'])
+  assert.deepEqual(cc.args, ['$(MISSING)'])
+  assert.equal(expand('$$(X) $(X)', new Map([['X', 'y']])), '$(X) y')
+})
+
+test('the container config carries resources, mounts, labels and the log path', () => {
+  const st = load(POD)
+  const d = st.pods[0]
+  const cc = buildContainerConfig(d, d.containers[0], ctx(st))
+  assert.deepEqual(cc.metadata, {name: 'app', attempt: 2})
+  assert.equal(cc.logPath, 'app/2.log')
+  assert.equal(cc.image?.image, 'registry.test/app:1.0')
+  const r = cc.linux?.resources
+  assert.equal(r?.cpuShares, 256n)
+  assert.equal(r?.cpuPeriod, 100000n)
+  assert.equal(r?.cpuQuota, 50000n)
+  assert.equal(r?.memoryLimitInBytes, 134217728n)
+  assert.equal(cc.mounts[0].containerPath, '/data')
+  assert.equal(cc.mounts[0].hostPath, '/var/lib/podrun/pods/uid-1/volumes/empty-dir/data/app')
+  assert.equal(cc.labels['io.kubernetes.container.name'], 'app')
+  assert.equal(cc.labels['podrun.io/container-hash'], d.containers[0].hash)
+  assert.equal(cc.annotations['io.kubernetes.container.restartCount'], '2')
+  assert.ok(cc.linux?.securityContext?.maskedPaths.includes('/proc/kcore'))
+})
+
+test('a missing referenced key is an error naming it', () => {
+  const st = load(POD)
+  const d = st.pods[0]
+  const broken = ctx(st)
+  broken.data = () => ({})
+  assert.throws(() => buildContainerConfig(d, d.containers[0], broken), /key "greeting" of ConfigMap "cfg" not found|ConfigMap "cfg" not found/)
+})
