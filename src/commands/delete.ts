@@ -46,7 +46,8 @@ export default class Delete extends BaseCommand<typeof Delete> {
       const wanted = keys ?? new Set(names.map((n) => `${flags.namespace}/${n}`))
       const selected = (a: {key: string; namespace: string}) =>
         flags.all && !flags.filename ? flags['all-namespaces'] || a.namespace === flags.namespace : wanted.has(a.key)
-      const present = new Set((await observe(cri)).filter(selected).map((a) => a.key))
+      const listing = await observe(cri)
+      const present = new Set(listing.filter(selected).map((a) => a.key))
       const missing = flags.all && !flags.filename ? [] : [...wanted].filter((k) => !present.has(k))
       const res = await reconcilePass([], {
         cri,
@@ -55,6 +56,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
         parallel: flags.parallel,
         prune: selected,
         gracePeriodSeconds: flags['grace-period'],
+        actual: listing,
       })
       for (const r of res.results) {
         if (r.ok) process.stdout.write(`pod "${r.name}" deleted\n`)

@@ -3,6 +3,7 @@
 // containers along and restart what exits, exactly as the daemon's passes do.
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import type {DesiredPod} from '../model/desired.js'
+import type {ActualPod} from '../model/actual.js'
 import {observe} from './observe.js'
 import {reconcilePass, nowNs, type PassOptions} from './engine.js'
 import {podFromRuntime, statusReason} from './status.js'
@@ -78,8 +79,13 @@ export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise
     for (const d of pending()) outcomes.set(d.key, {key: d.key, name: d.name, namespace: d.namespace, change: change.get(d.key) ?? 'unchanged', ok: true, status: 'Applied'})
   } else {
     const deadline = Date.now() + o.timeoutMs
+    // When the first pass changed nothing, its own listing already tells whether the pods settled.
+    let listing: ActualPod[] | undefined = first.results.every((r) => r.mutations === 0) ? first.actual : undefined
     for (;;) {
-      const actual = new Map((await observe(o.cri, {allStatuses: true})).map((a) => [a.key, a]))
+      // Statuses only where needed (the newest exited containers): `allStatuses` would ask the
+      // runtime about every container on the host.
+      const actual = new Map((listing ?? (await observe(o.cri))).map((a) => [a.key, a]))
+      listing = undefined
       const now = nowNs()
       for (const d of pending()) {
         const a = actual.get(d.key)

@@ -42,6 +42,8 @@ export interface PassOptions {
   onStep?: (key: string, step: string) => void
   /** Clock injection for tests; nanoseconds since the epoch. */
   now?: () => bigint
+  /** A listing the caller just made (saves listing the runtime twice in one command). */
+  actual?: ActualPod[]
 }
 
 export interface PassResult {
@@ -69,7 +71,7 @@ export function execContext(o: PassOptions): ExecContext {
 }
 
 export async function reconcilePass(desired: DesiredPod[], o: PassOptions): Promise<PassResult> {
-  const actual = await observe(o.cri)
+  const actual = o.actual ?? (await observe(o.cri))
   const actions = plan(desired, actual, {now: (o.now ?? nowNs)(), prune: o.prune, backoff: o.backoff})
   if (o.dryRun) return {actual, actions, results: []}
   const results = await executeAll(actions, execContext(o), o.parallel)
