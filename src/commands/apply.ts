@@ -34,10 +34,15 @@ export default class Apply extends BaseCommand<typeof Apply> {
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {applyPods} = await import('../reconcile/apply.js')
     const {dataLookup} = await import('../reconcile/data.js')
+    const {observe} = await import('../reconcile/observe.js')
+    const {splitByOwner} = await import('../daemon/ownership.js')
     // Like kubectl, pruning stays inside the namespaces the manifests speak of.
     const namespaces = new Set(state.pods.map((p) => p.namespace))
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
+      // A pod that a daemon runs from its manifest folder is the daemon's: apply leaves it alone.
+      const {allowed, refused} = splitByOwner(state.pods, await observe(cri), APPLY_SOURCE)
+      for (const r of refused) process.stderr.write(`error: ${r.message}\n`)
       const pass = {
         cri,
         host: await hostInfo(),
@@ -46,14 +51,15 @@ export default class Apply extends BaseCommand<typeof Apply> {
         prune: (a: {source: string; namespace: string}) => flags.prune && a.source === APPLY_SOURCE && namespaces.has(a.namespace),
       }
       if (flags['dry-run']) {
-        const {actions} = await reconcilePass(state.pods, {...pass, dryRun: true})
+        const {actions} = await reconcilePass(allowed, {...pass, dryRun: true})
         if (flags.output === 'json') {
           process.stdout.write(JSON.stringify({dryRun: true, pods: actions.map((a) => ({name: a.name, namespace: a.namespace, change: a.change, reason: a.reason}))}, null, 2) + '\n')
         } else for (const a of actions) process.stdout.write(`pod/${a.name} ${a.change} (dry run)${a.change === 'unchanged' ? '' : `: ${a.reason}`}\n`)
+        if (refused.length > 0) throw refusedError(refused.map((r) => r.key))
         return
       }
-      const progress = await startProgress(`applying ${state.pods.length} pod(s)`, flags.output === 'json')
-      const res = await applyPods(state.pods, {
+      const progress = await startProgress(`applying ${allowed.length} pod(s)`, flags.output === 'json')
+      const res = await applyPods(allowed, {
         ...pass,
         wait: flags.wait,
         timeoutMs: parseDuration(flags['wait-timeout'], '--wait-timeout'),
@@ -61,11 +67,14 @@ export default class Apply extends BaseCommand<typeof Apply> {
         onSettled: (o) => progress.line(`${o.ok ? '✓' : '✗'} pod/${o.name} ${o.status}${o.message ? `: ${o.message}` : ''}`),
       })
       progress.stop()
+      for (const r of refused) {
+        res.outcomes.push({key: r.key, name: r.name, namespace: r.namespace, change: 'unchanged', ok: false, status: 'Conflict', message: `owned by ${r.owner}`})
+      }
       const failed = res.outcomes.filter((o) => !o.ok)
       if (flags.output === 'json') {
         process.stdout.write(JSON.stringify({pods: res.outcomes, mutations: res.mutations}, null, 2) + '\n')
       } else {
-        for (const o of res.outcomes) process.stdout.write(`pod/${o.name} ${o.change}\n`)
+        for (const o of res.outcomes) process.stdout.write(`pod/${o.name} ${o.status === 'Conflict' ? 'refused' : o.change}\n`)
       }
       if (failed.length > 0) {
         throw new PodrunError(`${failed.length} of ${res.outcomes.length} pod(s) failed: ${failed.map((f) => `${f.name} (${f.message ?? f.status})`).join('; ')}`, {
@@ -78,4 +87,12 @@ export default class Apply extends BaseCommand<typeof Apply> {
       cri.close()
     }
   }
+}
+
+function refusedError(keys: string[]): PodrunError {
+  return new PodrunError(`${keys.length} pod(s) are run by a podrun daemon and were left unchanged: ${keys.join(', ')}`, {
+    exitCode: ExitCode.partial,
+    reason: 'OwnedByDaemon',
+    suggestions: ['edit the manifest in the daemon\'s folder instead, or remove it there and then apply'],
+  })
 }

@@ -262,3 +262,72 @@ test('one pod per desired entry, in order, and prunable leftovers after them', (
   const out = plan([desired(), d2], [actual(), stray], opts({prune: () => true}))
   assert.deepEqual(out.map((p) => [p.name, p.change]), [['web', 'unchanged'], ['api', 'created'], ['old', 'pruned']])
 })
+
+// ---- crash-loop back-off over time, with a fake clock: what a daemon's passes decide ----
+
+/** Runs a crash loop: each started container runs `ranS` seconds and exits with `code`; a pass every second. */
+function simulate(policy: DesiredPod['restartPolicy'], code: number, ranS: bigint, seconds: number, backoff = defaultBackoff): bigint[] {
+  const d = desired((d) => {
+    d.restartPolicy = policy
+    d.containers = [d.containers[0]]
+  })
+  let c: ActualContainer = ac('c0', 'app', 'h-app', {...exited(code, ranS, 0n, 0), startedAt: NOW - ranS * S, finishedAt: NOW})
+  const starts: bigint[] = []
+  for (let t = 0n; t <= BigInt(seconds); t++) {
+    const now = NOW + t * S
+    const a = actual((a) => (a.containers = [c]))
+    const p = one(d, a, {now, backoff})
+    const s = p.startContainers[0]
+    if (!s) continue
+    starts.push(t)
+    // The new container runs ranS seconds, then exits again.
+    c = ac(`c${s.attempt}`, 'app', 'h-app', {
+      attempt: s.attempt,
+      state: 'EXITED',
+      exitCode: code,
+      startedAt: now,
+      finishedAt: now + ranS * S,
+      annotations: {[Annotation.backoffStep]: String(s.backoffStep)},
+    })
+    t += ranS
+  }
+  return starts
+}
+
+test('a crash loop under Always restarts at once, then after 10 s, 20 s, 40 s... capped at 5 min (fake clock)', () => {
+  // Exits after 1 s each time; restarts at t=0, then the gap after each exit doubles.
+  const starts = simulate('Always', 1, 1n, 1300)
+  const gaps = starts.slice(1).map((t, i) => Number(t - starts[i]) - 1) // minus the 1 s it ran
+  assert.deepEqual(gaps.slice(0, 8), [10, 20, 40, 80, 160, 300, 300, 300])
+})
+
+test('a container that ran longer than the reset period restarts at once, whatever its step (fake clock)', () => {
+  const d = desired((d) => (d.containers = [d.containers[0]]))
+  // Started at step 6 (5 min back-off), ran 11 minutes, exited 1 s ago.
+  const a = actual((a) => (a.containers = [ac('c-app', 'app', 'h-app', {...exited(1, 660n, 1n, 6), attempt: 6})]))
+  const p = one(d, a)
+  assert.deepEqual(p.startContainers.map((s) => [s.attempt, s.backoffStep]), [[7, 1]])
+  assert.equal(p.waiting.length, 0)
+})
+
+test('a short back-off policy (daemon flags) is honoured, and the requeue lands when it ends', () => {
+  const b = {initialMs: 1000, maxMs: 4000, resetMs: 60_000}
+  const starts = simulate('Always', 1, 0n, 30, b)
+  assert.deepEqual(starts.slice(0, 6).map(Number), [0, 1, 3, 7, 11, 15])
+  const p = one(desired(), actual((a) => Object.assign(a.containers[0], exited(1, 0n, 0n, 3), {attempt: 3})), {backoff: b})
+  assert.equal(p.requeueAfterMs, 4000)
+})
+
+test('OnFailure: a failing container backs off like Always; a successful one is never restarted (fake clock)', () => {
+  assert.deepEqual(simulate('OnFailure', 1, 1n, 40).map(Number), [0, 11, 32])
+  assert.deepEqual(simulate('OnFailure', 0, 1n, 40), [])
+})
+
+test('Never: nothing restarts, whatever the exit code (fake clock)', () => {
+  assert.deepEqual(simulate('Never', 1, 1n, 60), [])
+  assert.deepEqual(simulate('Never', 0, 1n, 60), [])
+})
+
+test('Always restarts a container that completed (exit 0), with the same back-off', () => {
+  assert.deepEqual(simulate('Always', 0, 1n, 40).map(Number), [0, 11, 32])
+})

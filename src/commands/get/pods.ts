@@ -15,6 +15,11 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
     namespace: Flags.string({char: 'n', summary: 'Namespace.', default: 'default'}),
     'all-namespaces': Flags.boolean({char: 'A', summary: 'Pods of every namespace.'}),
     output: Flags.string({char: 'o', summary: 'Output format.', options: ['wide', 'json', 'yaml', 'name']}),
+    'daemon-socket': Flags.string({
+      summary: 'API socket of a running `podrun daemon`: adds back-off, image pull and manifest errors it knows.',
+      env: 'PODRUN_DAEMON_SOCKET',
+      default: '/run/podrun/podrun.sock',
+    }),
   }
 
   async run(): Promise<void> {
@@ -22,9 +27,16 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
     const {hostInfo} = await import('../../reconcile/engine.js')
     const {viewPods} = await import('../../reconcile/pod-view.js')
     const {statusReason} = await import('../../reconcile/status.js')
+    const {fetchDaemonPods, daemonExtras, annotatePod} = await import('../../daemon/client.js')
+    // A daemon that answers knows what the runtime cannot tell (back-off, pulls, broken manifests).
+    const asked = fetchDaemonPods(flags['daemon-socket'])
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
-      const views = (await viewPods(cri, await hostInfo())).filter(
+      const daemon = await asked
+      const known = new Map(daemon?.pods.map((p) => [p.key, p]))
+      const all = await viewPods(cri, await hostInfo(), daemon ? (a) => daemonExtras(daemon, known.get(a.key)) : undefined)
+      for (const v of all) annotatePod(v.pod, known.get(v.actual.key))
+      const views = all.filter(
         (v) => (flags['all-namespaces'] || v.actual.namespace === flags.namespace) && (!args.name || v.actual.name === args.name),
       )
       if (args.name && views.length === 0) {
@@ -45,7 +57,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
       }
       const now = Date.now()
       const wide = flags.output === 'wide'
-      const headers = [...(flags['all-namespaces'] ? ['NAMESPACE'] : []), 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(wide ? ['IP', 'NODE', 'SOURCE'] : [])]
+      const headers = [...(flags['all-namespaces'] ? ['NAMESPACE'] : []), 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(wide ? ['IP', 'NODE', 'SOURCE', 'MESSAGE'] : [])]
       const rows = views.map(({pod: p, actual}) => {
         const cs = p.status?.containerStatuses ?? []
         const restarts = cs.reduce((n, c) => n + (c.restartCount ?? 0), 0)
@@ -62,7 +74,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
           statusReason(p),
           restarts > 0 && last ? `${restarts} (${formatDuration(now - Date.parse(last))} ago)` : String(restarts),
           formatDuration(now - created),
-          ...(wide ? [p.status?.podIP ?? '<none>', p.spec?.nodeName ?? '<none>', actual.source || '<none>'] : []),
+          ...(wide ? [p.status?.podIP ?? '<none>', p.spec?.nodeName ?? '<none>', actual.source || '<none>', p.status?.message ?? '<none>'] : []),
         ]
       })
       process.stdout.write(renderTable(headers, rows))

@@ -1,0 +1,71 @@
+import {Flags} from '@oclif/core'
+import {BaseCommand} from '../lib/base-command.js'
+import {parseDuration} from '../lib/duration.js'
+import {PodrunError} from '../lib/errors.js'
+
+export default class Daemon extends BaseCommand<typeof Daemon> {
+  static override summary = 'Run the pods of a manifest folder and keep them running (static pods).'
+  static override description =
+    'Watches a folder of Pod manifests and keeps the runtime converged to it: restarts what exits per restartPolicy with crash-loop back-off, replaces what changed, removes what was removed, and keeps the last good version of a manifest that becomes invalid. Restarting the daemon restarts no container. Serves /healthz, /readyz, /metrics and /api/v1/pods on a unix socket in the state folder. SIGTERM or SIGINT: finish the current step and exit, leaving the pods running (--stop-pods-on-exit to delete them); SIGHUP: read the folder again.'
+  static override examples = [
+    '<%= config.bin %> daemon',
+    '<%= config.bin %> daemon --manifest-dir /etc/podrun/manifests --listen 127.0.0.1:9464',
+    '<%= config.bin %> daemon --manifest-dir ./manifests --state-dir /tmp/podrun --log-level debug',
+  ]
+  static override flags = {
+    'manifest-dir': Flags.string({char: 'd', summary: 'Folder of Pod manifests to run.', default: '/etc/podrun/manifests'}),
+    recursive: Flags.boolean({char: 'R', summary: 'Read subfolders of the manifest folder too.'}),
+    'state-dir': Flags.string({summary: 'Folder of the lock file and the API socket (podrun.sock).', default: '/run/podrun'}),
+    'resync-period': Flags.string({summary: 'Full pass (and folder check) at least this often.', default: '10s'}),
+    'relist-period': Flags.string({summary: 'How often to relist container states when the runtime has no event stream.', default: '1s'}),
+    'backoff-initial': Flags.string({summary: 'First crash-loop (and image pull) back-off delay.', default: '10s'}),
+    'backoff-max': Flags.string({summary: 'Cap of the doubling back-off.', default: '5m'}),
+    'backoff-reset': Flags.string({summary: 'A container that ran this long starts its back-off over.', default: '10m'}),
+    listen: Flags.string({summary: 'Also serve the API on 127.0.0.1:PORT (loopback only), e.g. for Prometheus.'}),
+    'log-level': Flags.string({summary: 'Least severe level logged.', options: ['debug', 'info', 'warn', 'error'], default: 'info'}),
+    'stop-pods-on-exit': Flags.boolean({summary: 'On SIGTERM/SIGINT, delete the pods of the manifest folder before exiting.'}),
+    parallel: Flags.integer({summary: 'Pods converged at once.', default: 4, min: 1}),
+  }
+
+  async run(): Promise<void> {
+    const {flags} = this
+    const {defaultOptions, parseListen} = await import('../daemon/options.js')
+    const {runDaemon} = await import('../daemon/daemon.js')
+    const ms = (name: keyof typeof flags) => parseDuration(String(flags[name]), `--${name}`)
+    const opts = defaultOptions({
+      manifestDir: flags['manifest-dir'],
+      recursive: flags.recursive,
+      stateDir: flags['state-dir'],
+      endpoint: flags['runtime-endpoint'],
+      timeoutMs: this.callTimeoutMs,
+      resyncMs: ms('resync-period'),
+      relistMs: ms('relist-period'),
+      backoff: {initialMs: ms('backoff-initial'), maxMs: ms('backoff-max'), resetMs: ms('backoff-reset')},
+      listen: flags.listen ? parseListen(flags.listen) : undefined,
+      logLevel: flags['log-level'] as 'debug' | 'info' | 'warn' | 'error',
+      stopPodsOnExit: flags['stop-pods-on-exit'],
+      parallel: flags.parallel,
+    })
+    if (opts.relistMs < 50 || opts.resyncMs < 100) throw new PodrunError('--relist-period must be at least 50ms and --resync-period at least 100ms', {reason: 'Usage'})
+    const daemon = await runDaemon(opts)
+    await new Promise<void>((resolve) => {
+      const onStop = (signal: NodeJS.Signals) => {
+        daemon.log.info(`${signal}: finishing the current step, then exiting`)
+        process.once(signal, () => {
+          daemon.log.warn(`${signal} again: exiting now`)
+          process.exit(130)
+        })
+        daemon.stop().then(resolve, (e) => {
+          daemon.log.error('error while stopping', {error: (e as Error).message})
+          resolve()
+        })
+      }
+      process.once('SIGTERM', onStop)
+      process.once('SIGINT', onStop)
+      process.on('SIGHUP', () => {
+        daemon.log.info('SIGHUP: reading the manifest folder again')
+        daemon.loop.request('reload')
+      })
+    })
+  }
+}

@@ -1,0 +1,127 @@
+// `podrun daemon` as a library: the lock, the manifest source and its watcher, the reconcile loop,
+// the API, and an orderly stop. The command only parses flags, calls runDaemon and waits.
+//
+// Start-up order matters on a device that boots: the lock first (refuse a second daemon before
+// touching anything), then the API (so /healthz answers while the runtime is not up yet), then
+// the loop, which reads the folder before its first pass and keeps trying to reach the runtime.
+import {readFileSync} from 'node:fs'
+import type {CriClient} from '../cri/client.js'
+import {hostInfo, type HostInfo} from '../reconcile/engine.js'
+import {ApiServer} from './api.js'
+import {startHeapTrim} from './heap.js'
+import {acquireLock, type Lock} from './lock.js'
+import {createLogger, type Logger} from './log.js'
+import {ReconcileLoop} from './loop.js'
+import {DaemonMetrics} from './metrics.js'
+import {socketPath, type DaemonOptions} from './options.js'
+import {ManifestSource} from './sources.js'
+import {DirWatcher} from './watch.js'
+
+export interface DaemonHandle {
+  loop: ReconcileLoop
+  api: ApiServer
+  metrics: DaemonMetrics
+  source: ManifestSource
+  log: Logger
+  /** Finishes the current step, stops watching, closes the API, releases the lock. */
+  stop(opts?: {stopPods?: boolean}): Promise<void>
+}
+
+export interface RunDeps {
+  log?: Logger
+  /** Replaces connectCri (tests). */
+  connect?: (onCall: (method: string, code: string, ms: number) => void) => Promise<CriClient>
+  host?: HostInfo
+  now?: () => number
+}
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string}).version
+  } catch {
+    return ''
+  }
+}
+
+export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promise<DaemonHandle> {
+  const log = deps.log ?? createLogger({level: opts.logLevel})
+  const lock: Lock = acquireLock(opts.stateDir)
+  let api: ApiServer | undefined
+  let watcher: DirWatcher | undefined
+  try {
+    const metrics = new DaemonMetrics()
+    const source = new ManifestSource(opts.manifestDir, {recursive: opts.recursive})
+    const connect =
+      deps.connect !== undefined
+        ? () => deps.connect!(metrics.onCall)
+        : async () => {
+            const {connectCri} = await import('../cri/client.js')
+            return connectCri({endpoint: opts.endpoint, timeoutMs: opts.timeoutMs, onCall: metrics.onCall})
+          }
+    const loop = new ReconcileLoop({opts, log, metrics, source, host: deps.host ?? (await hostInfo()), connect, now: deps.now, version: version()})
+    api = new ApiServer(
+      {
+        healthy: () => loop.healthy,
+        ready: () => loop.readiness,
+        metrics: () => metrics.render(),
+        pods: () => loop.pods(),
+        status: () => loop.status(),
+      },
+      {socketPath: socketPath(opts.stateDir), listen: opts.listen},
+    )
+    await api.start()
+    log.info('podrun daemon starting', {
+      pid: process.pid,
+      manifestDir: opts.manifestDir,
+      stateDir: opts.stateDir,
+      api: socketPath(opts.stateDir) + (opts.listen ? ` and http://${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${api.port}` : ''),
+      relist: `${opts.relistMs}ms`,
+      resync: `${opts.resyncMs}ms`,
+    })
+    const w = new DirWatcher(opts.manifestDir, {
+      recursive: opts.recursive,
+      debounceMs: opts.debounceMs,
+      log,
+      onChange: (why) => {
+        log.debug('manifest folder changed', {event: why})
+        loop.request('reload')
+      },
+    })
+    watcher = w
+    await w.start()
+    const rearm = setInterval(() => {
+      w.rearmIfNeeded()
+        .then((did) => did && log.info('manifest folder replaced or created: watching it again', {dir: opts.manifestDir}))
+        .catch(() => undefined)
+    }, opts.resyncMs)
+    loop.start()
+    const stopTrim = startHeapTrim()
+
+    let stopped: Promise<void> | undefined
+    const handle: DaemonHandle = {
+      loop,
+      api,
+      metrics,
+      source,
+      log,
+      stop(o = {}) {
+        stopped ??= (async () => {
+          clearInterval(rearm)
+          stopTrim()
+          await w.close()
+          await loop.stop({stopPods: o.stopPods ?? opts.stopPodsOnExit})
+          await api!.close()
+          lock.release()
+          log.info('podrun daemon stopped', {podsLeftRunning: !(o.stopPods ?? opts.stopPodsOnExit)})
+        })()
+        return stopped
+      },
+    }
+    return handle
+  } catch (e) {
+    await watcher?.close().catch(() => undefined)
+    await api?.close().catch(() => undefined)
+    lock.release()
+    throw e
+  }
+}

@@ -1,0 +1,158 @@
+// The daemon's metrics in the Prometheus text format (version 0.0.4), without a client library:
+// counters, gauges and histograms with labels, rendered on /metrics.
+
+type Labels = Record<string, string>
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+const CRI_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+
+function escapeValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+}
+
+function labelText(labels: Labels, extra?: [string, string]): string {
+  const entries = Object.entries(labels)
+  if (extra) entries.push(extra)
+  if (entries.length === 0) return ''
+  return `{${entries.map(([k, v]) => `${k}="${escapeValue(v)}"`).join(',')}}`
+}
+
+function num(n: number): string {
+  if (n === Infinity) return '+Inf'
+  if (n === -Infinity) return '-Inf'
+  if (Number.isNaN(n)) return 'NaN'
+  return String(n)
+}
+
+/** Series key: label values in the order given (callers always pass the same label names in the same order). */
+const keyOf = (labels: Labels): string => {
+  let k = ''
+  for (const name in labels) k += `${name}\u0000${labels[name]}\u0001`
+  return k
+}
+
+abstract class Metric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'gauge' | 'histogram',
+  ) {}
+  abstract samples(): string[]
+  render(): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, ...this.samples()].join('\n')
+  }
+}
+
+export class Counter extends Metric {
+  private readonly values = new Map<string, {labels: Labels; value: number}>()
+  constructor(name: string, help: string, type: 'counter' | 'gauge' = 'counter') {
+    super(name, help, type)
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    const k = keyOf(labels)
+    const cur = this.values.get(k)
+    if (cur) cur.value += by
+    else this.values.set(k, {labels, value: by})
+  }
+  set(labels: Labels, value: number): void {
+    this.values.set(keyOf(labels), {labels, value})
+  }
+  /** Replaces every series (for gauges computed from a view). */
+  reset(series: Array<{labels: Labels; value: number}> = []): void {
+    this.values.clear()
+    for (const s of series) this.set(s.labels, s.value)
+  }
+  get(labels: Labels = {}): number {
+    return this.values.get(keyOf(labels))?.value ?? 0
+  }
+  samples(): string[] {
+    return [...this.values.values()].map((s) => `${this.name}${labelText(s.labels)} ${num(s.value)}`)
+  }
+}
+
+export class Gauge extends Counter {
+  constructor(name: string, help: string) {
+    super(name, help, 'gauge')
+  }
+}
+
+export class Histogram extends Metric {
+  private readonly series = new Map<string, {labels: Labels; counts: number[]; sum: number; count: number}>()
+  constructor(
+    name: string,
+    help: string,
+    readonly buckets: number[],
+  ) {
+    super(name, help, 'histogram')
+  }
+  observe(labels: Labels, value: number): void {
+    const k = keyOf(labels)
+    let s = this.series.get(k)
+    if (!s) {
+      s = {labels, counts: this.buckets.map(() => 0), sum: 0, count: 0}
+      this.series.set(k, s)
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++
+    s.sum += value
+    s.count++
+  }
+  count(labels: Labels = {}): number {
+    return this.series.get(keyOf(labels))?.count ?? 0
+  }
+  samples(): string[] {
+    const out: string[] = []
+    for (const s of this.series.values()) {
+      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${labelText(s.labels, ['le', num(b)])} ${s.counts[i]}`))
+      out.push(`${this.name}_bucket${labelText(s.labels, ['le', '+Inf'])} ${s.count}`)
+      out.push(`${this.name}_sum${labelText(s.labels)} ${num(s.sum)}`)
+      out.push(`${this.name}_count${labelText(s.labels)} ${s.count}`)
+    }
+    return out
+  }
+}
+
+/** Every metric the daemon exposes. */
+export class DaemonMetrics {
+  readonly passes = new Counter('podrun_reconcile_passes_total', 'Reconcile passes, by result (ok: observed and planned; error: the pass itself failed).')
+  readonly passDuration = new Histogram('podrun_reconcile_duration_seconds', 'Duration of reconcile passes (observe, plan, execute).', DURATION_BUCKETS)
+  readonly relists = new Counter('podrun_relists_total', 'Relists of the runtime state, by outcome (unchanged: no pass needed).')
+  readonly criCalls = new Counter('podrun_cri_calls_total', 'CRI calls, by method and gRPC code.')
+  readonly criDuration = new Histogram('podrun_cri_call_duration_seconds', 'Latency of CRI calls, by method.', CRI_BUCKETS)
+  readonly pods = new Gauge('podrun_pods', 'Pods of the daemon, by phase.')
+  readonly restarts = new Counter('podrun_container_restarts_total', 'Restarts of each container of the daemon\'s pods (from the CRI attempt number).')
+  readonly manifestErrors = new Gauge('podrun_manifest_errors', 'Errors in the manifest files, by file (0 series when all are valid).')
+  readonly runtimeUp = new Gauge('podrun_runtime_up', 'Whether the container runtime answers (1) or not (0).')
+  readonly actions = new Counter('podrun_pod_actions_total', 'Pod changes carried out, by kind (created, configured, pruned) and result.')
+  readonly startTime = new Gauge('podrun_daemon_start_time_seconds', 'When the daemon started, seconds since the epoch.')
+
+  constructor() {
+    this.startTime.set({}, Math.floor(Date.now() / 1000))
+    this.runtimeUp.set({}, 0)
+    for (const phase of ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']) this.pods.set({phase}, 0)
+    this.passes.inc({result: 'ok'}, 0)
+    this.passes.inc({result: 'error'}, 0)
+  }
+
+  /** The hook for the CRI client's onCall. */
+  readonly onCall = (method: string, code: string, ms: number): void => {
+    this.criCalls.inc({method, code})
+    this.criDuration.observe({method}, ms / 1000)
+  }
+
+  render(): string {
+    const all = [
+      this.passes,
+      this.passDuration,
+      this.relists,
+      this.criCalls,
+      this.criDuration,
+      this.pods,
+      this.restarts,
+      this.manifestErrors,
+      this.runtimeUp,
+      this.actions,
+      this.startTime,
+    ]
+    return all.map((m) => m.render()).join('\n') + '\n'
+  }
+}

@@ -1,0 +1,83 @@
+// The daemon's settings, as one plain value: what the command's flags say, with the defaults of
+// the issue (10 s resync, 1 s relist, crash-loop back-off 10 s doubling to 5 min, reset after
+// 10 min). Checked here so that the command stays thin and tests can build options directly.
+import path from 'node:path'
+import {PodrunError} from '../lib/errors.js'
+import type {BackoffPolicy} from '../reconcile/plan.js'
+import type {LogLevel} from './log.js'
+
+export const DEFAULT_MANIFEST_DIR = '/etc/podrun/manifests'
+export const DEFAULT_STATE_DIR = '/run/podrun'
+export const SOCKET_NAME = 'podrun.sock'
+export const LOCK_NAME = 'daemon.pid'
+export const DEFAULT_DAEMON_SOCKET = path.join(DEFAULT_STATE_DIR, SOCKET_NAME)
+
+export interface DaemonOptions {
+  /** Absolute path of the watched manifest folder. */
+  manifestDir: string
+  recursive: boolean
+  /** Absolute path of the folder holding the lock file and the API socket. */
+  stateDir: string
+  /** CRI endpoint as given (undefined: the usual sockets). */
+  endpoint?: string
+  /** Deadline of each runtime call. */
+  timeoutMs: number
+  resyncMs: number
+  relistMs: number
+  /** Quiet time after a file event before the folder is read again. */
+  debounceMs: number
+  /** Crash-loop back-off; the image pull back-off uses the same initial delay and cap. */
+  backoff: BackoffPolicy
+  /** Runtime reconnection back-off. */
+  reconnect: {initialMs: number; maxMs: number}
+  /** Optional TCP listener for the API: 127.0.0.1 or ::1 only. */
+  listen?: {host: string; port: number}
+  logLevel: LogLevel
+  /** Delete the daemon's pods on SIGTERM/SIGINT instead of leaving them running. */
+  stopPodsOnExit: boolean
+  /** Pods converged at once. */
+  parallel: number
+}
+
+export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
+  return {
+    manifestDir: path.resolve(o.manifestDir ?? DEFAULT_MANIFEST_DIR),
+    recursive: o.recursive ?? false,
+    stateDir: path.resolve(o.stateDir ?? DEFAULT_STATE_DIR),
+    endpoint: o.endpoint,
+    timeoutMs: o.timeoutMs ?? 10_000,
+    resyncMs: o.resyncMs ?? 10_000,
+    relistMs: o.relistMs ?? 1_000,
+    debounceMs: o.debounceMs ?? 150,
+    backoff: o.backoff ?? {initialMs: 10_000, maxMs: 300_000, resetMs: 600_000},
+    reconnect: o.reconnect ?? {initialMs: 500, maxMs: 10_000},
+    listen: o.listen,
+    logLevel: o.logLevel ?? 'info',
+    stopPodsOnExit: o.stopPodsOnExit ?? false,
+    parallel: o.parallel ?? 4,
+  }
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
+
+/** "127.0.0.1:9090", ":9090" (loopback implied), "[::1]:9090"; anything but loopback is refused. */
+export function parseListen(text: string): {host: string; port: number} {
+  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(text.trim())
+  const port = m ? Number(m[2]) : NaN
+  if (!m || !(port > 0 && port < 65536)) {
+    throw new PodrunError(`invalid --listen "${text}": use 127.0.0.1:PORT`, {reason: 'Usage'})
+  }
+  const host = m[1] === undefined || m[1] === '' ? '127.0.0.1' : m[1]
+  if (!LOOPBACK.has(host)) {
+    throw new PodrunError(`--listen ${text}: the API has no authentication, so it listens on loopback only (127.0.0.1 or [::1])`, {
+      reason: 'Usage',
+      suggestions: ['use the unix socket, or --listen 127.0.0.1:PORT and a reverse proxy for remote scraping'],
+    })
+  }
+  return {host: host === 'localhost' ? '127.0.0.1' : host.replace(/^\[|\]$/g, ''), port}
+}
+
+/** The unix socket of the daemon's API inside its state folder. */
+export function socketPath(stateDir: string): string {
+  return path.join(stateDir, SOCKET_NAME)
+}

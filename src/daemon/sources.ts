@@ -1,0 +1,227 @@
+// The daemon's desired state: the manifest folder, read whole on every change (level-triggered),
+// with the last good version of each file kept while that file is broken.
+//
+//   - a file without errors: its pods (and ConfigMaps, Secrets) are what it says now;
+//   - a file with errors: frozen at its last good version (nothing about it changes), the errors
+//     are recorded; a file that was never good contributes nothing;
+//   - a file that disappeared: its pods are gone from the desired state (the loop prunes them);
+//   - the folder itself unreadable (missing, permissions): everything frozen, the error recorded:
+//     a mount hiccup must not tear down every workload of a device.
+//
+// Reading is cheap to skip: a fingerprint of the folder (names, sizes, mtimes, inodes, following
+// symlinks) tells the periodic resync whether anything changed since the last read.
+import fs from 'node:fs'
+import path from 'node:path'
+import type {DesiredPod} from '../model/desired.js'
+import type {DesiredConfigMap, DesiredSecret, Diagnostic, Limits} from '../manifest/types.js'
+import {dataLookup} from '../reconcile/data.js'
+import type {DataLookup} from '../reconcile/container-config.js'
+import {formatDiagnostic} from '../lib/manifests.js'
+
+export interface FileState {
+  /** Absolute path (also the `podrun.io/source` label of its pods). */
+  file: string
+  pods: DesiredPod[]
+  configMaps: DesiredConfigMap[]
+  secrets: DesiredSecret[]
+  errors: Diagnostic[]
+  warnings: Diagnostic[]
+  /** Broken now, and running from its last good version. */
+  frozen: boolean
+  /** Every object the file defines now (valid or not), "Pod ns/name". */
+  objects: string[]
+}
+
+export interface SourceSnapshot {
+  dir: string
+  /** Union of every file's pods (frozen files' last good pods included). */
+  pods: DesiredPod[]
+  data: DataLookup
+  files: Map<string, FileState>
+  /** The folder could not be read: everything is frozen. */
+  dirErrors: Diagnostic[]
+  /** Bumped on every change of the desired state or of the errors. */
+  generation: number
+}
+
+export type FileChange =
+  | {file: string; kind: 'added' | 'changed' | 'removed' | 'fixed'}
+  | {file: string; kind: 'invalid'; errors: Diagnostic[]; frozen: boolean}
+
+export interface ReloadResult {
+  /** Whether anything was read again (false: the fingerprint said nothing changed). */
+  read: boolean
+  /** Whether the desired state or the errors changed. */
+  changed: boolean
+  changes: FileChange[]
+  snapshot: SourceSnapshot
+}
+
+export interface SourceOptions {
+  recursive?: boolean
+  limits?: Partial<Limits>
+}
+
+/** "file:line:col: path: message" for a person. */
+export const describeDiagnostic = formatDiagnostic
+
+function same<T>(a: T, b: T): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+export class ManifestSource {
+  readonly dir: string
+  private readonly recursive: boolean
+  private readonly limits?: Partial<Limits>
+  private fingerprintText: string | undefined
+  private current: SourceSnapshot
+
+  constructor(dir: string, opts: SourceOptions = {}) {
+    this.dir = path.resolve(dir)
+    this.recursive = opts.recursive ?? false
+    this.limits = opts.limits
+    this.current = {dir: this.dir, pods: [], data: () => undefined, files: new Map(), dirErrors: [], generation: 0}
+  }
+
+  get snapshot(): SourceSnapshot {
+    return this.current
+  }
+
+  /** Whether a `podrun.io/source` value names a file inside this folder (the daemon's pods). */
+  owns(source: string): boolean {
+    if (!path.isAbsolute(source)) return false
+    const rel = path.relative(this.dir, source)
+    return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) && (this.recursive || !rel.includes(path.sep))
+  }
+
+  /**
+   * A cheap summary of the folder: changes when any manifest file (or what a symlink points at)
+   * does. Synchronous on purpose: a hundred stat calls take well under a millisecond on a local
+   * folder, while as many thread-pool round trips would each wake the process up.
+   */
+  fingerprint(): string {
+    const parts: string[] = []
+    const walk = (dir: string, depth: number): void => {
+      let names: string[]
+      try {
+        names = fs.readdirSync(dir).sort()
+      } catch (e) {
+        parts.push(`${dir}!${(e as NodeJS.ErrnoException).code ?? 'ERR'}`)
+        return
+      }
+      for (const name of names) {
+        const p = path.join(dir, name)
+        if (name.startsWith('.')) continue
+        const st = fs.statSync(p, {throwIfNoEntry: false})
+        if (!st) parts.push(`${p}!ENOENT`)
+        else if (st.isDirectory()) {
+          if (this.recursive && depth < 32) walk(p, depth + 1)
+        } else parts.push(`${p}|${st.size}|${st.mtimeMs}|${st.ino}`)
+      }
+    }
+    try {
+      walk(this.dir, 0)
+    } catch (e) {
+      parts.push(`!${(e as NodeJS.ErrnoException).code ?? 'ERR'}`)
+    }
+    return parts.join('\n')
+  }
+
+  /**
+   * Reads the folder again (always when force; on a resync only when the fingerprint changed) and
+   * computes the new desired state with the last-good rule.
+   */
+  async reload(opts: {force?: boolean} = {}): Promise<ReloadResult> {
+    const fp = this.fingerprint()
+    if (!opts.force && fp === this.fingerprintText) return {read: false, changed: false, changes: [], snapshot: this.current}
+    this.fingerprintText = fp
+    const {loadDesiredState} = await import('../manifest/index.js')
+    const state = await loadDesiredState([this.dir], {recursive: this.recursive, source: (f) => path.resolve(f), limits: this.limits})
+    const prev = this.current
+    const errorsOf = new Map<string, Diagnostic[]>()
+    const warningsOf = new Map<string, Diagnostic[]>()
+    const dirErrors: Diagnostic[] = []
+    const files = new Set(state.files.map((f) => path.resolve(f)))
+    for (const d of state.diagnostics) {
+      const f = path.resolve(d.file)
+      if (d.severity === 'error' && (f === this.dir || !files.has(f))) {
+        dirErrors.push(d)
+        continue
+      }
+      const m = d.severity === 'error' ? errorsOf : warningsOf
+      m.set(f, [...(m.get(f) ?? []), d])
+    }
+
+    const next = new Map<string, FileState>()
+    const changes: FileChange[] = []
+    if (dirErrors.length > 0) {
+      // Keep everything as it was; only the folder's own problem is new.
+      for (const [f, s] of prev.files) next.set(f, {...s, frozen: s.frozen || s.pods.length > 0})
+    } else {
+      for (const f of files) {
+        const errors = errorsOf.get(f) ?? []
+        const warnings = warningsOf.get(f) ?? []
+        const objects = state.objects.filter((o) => path.resolve(o.file) === f).map((o) => `${o.kind} ${o.key}`)
+        const old = prev.files.get(f)
+        if (errors.length > 0) {
+          const good = old ? {pods: old.pods, configMaps: old.configMaps, secrets: old.secrets} : {pods: [], configMaps: [], secrets: []}
+          const frozen = good.pods.length + good.configMaps.length + good.secrets.length > 0
+          next.set(f, {file: f, ...good, errors, warnings, frozen, objects})
+          if (!old || !same(old.errors.map(describeDiagnostic), errors.map(describeDiagnostic))) {
+            changes.push({file: f, kind: 'invalid', errors, frozen})
+          }
+          continue
+        }
+        const of = <T extends {origin: {file: string}}>(list: T[]) => list.filter((x) => path.resolve(x.origin.file) === f)
+        const s: FileState = {
+          file: f,
+          pods: of(state.pods),
+          configMaps: of(state.configMaps),
+          secrets: of(state.secrets),
+          errors: [],
+          warnings,
+          frozen: false,
+          objects,
+        }
+        next.set(f, s)
+        if (!old) changes.push({file: f, kind: 'added'})
+        else if (old.errors.length > 0) changes.push({file: f, kind: 'fixed'})
+        else if (!same(contentOf(old), contentOf(s))) changes.push({file: f, kind: 'changed'})
+      }
+      for (const f of prev.files.keys()) if (!next.has(f)) changes.push({file: f, kind: 'removed'})
+    }
+
+    const all = [...next.values()]
+    const pods = all.flatMap((s) => s.pods)
+    const changed =
+      changes.length > 0 || !same(prev.dirErrors.map(describeDiagnostic), dirErrors.map(describeDiagnostic)) || !same(pods.map(podIdentity), prev.pods.map(podIdentity))
+    this.current = {
+      dir: this.dir,
+      pods,
+      data: dataLookup(
+        all.flatMap((s) => s.configMaps),
+        all.flatMap((s) => s.secrets),
+      ),
+      files: next,
+      dirErrors,
+      generation: prev.generation + (changed ? 1 : 0),
+    }
+    return {read: true, changed, changes, snapshot: this.current}
+  }
+}
+
+function podIdentity(p: DesiredPod): string {
+  return `${p.key}|${p.source}|${JSON.stringify(p.pod)}`
+}
+
+function contentOf(s: FileState): string[] {
+  return [...s.pods.map(podIdentity), ...s.configMaps.map((c) => `${c.key}|${c.hash}`), ...s.secrets.map((c) => `${c.key}|${c.hash}`)]
+}
+
+/** The errors of the whole source, by file, as `file:line:col: path: message` lines. */
+export function manifestErrors(s: SourceSnapshot): Map<string, string[]> {
+  const out = new Map<string, string[]>()
+  if (s.dirErrors.length > 0) out.set(s.dir, s.dirErrors.map(describeDiagnostic))
+  for (const f of s.files.values()) if (f.errors.length > 0) out.set(f.file, f.errors.map(describeDiagnostic))
+  return out
+}

@@ -1,0 +1,91 @@
+// The daemon's view of its pods, as its API serves it (GET /api/v1/pods) and `podrun get pods`
+// reads it. Plain JSON: times are RFC 3339 strings. This module holds types and small pure helpers
+// only, so the client side (`get pods`) loads nothing else of the daemon.
+
+export interface DaemonEvent {
+  /** RFC 3339. */
+  time: string
+  type: 'Normal' | 'Warning'
+  reason: string
+  message: string
+}
+
+export interface WaitingInfo {
+  reason: string
+  message?: string
+  /** When the back-off ends (RFC 3339). */
+  until?: string
+}
+
+export interface DaemonPodInfo {
+  key: string
+  name: string
+  namespace: string
+  /** The manifest file the pod comes from (its `podrun.io/source`), or the owner of a conflicting pod. */
+  source: string
+  /** Pending, Running, Succeeded, Failed; "Unknown" when the runtime has not shown it yet. */
+  phase: string
+  ready: boolean
+  /** kubectl's STATUS column as the daemon sees it. */
+  status: string
+  restarts: number
+  /** Per container name: why it waits (CrashLoopBackOff, ImagePullBackOff, ErrImagePull, ...). */
+  waiting: Record<string, WaitingInfo>
+  /** The last failure of this pod's convergence (runtime call, image pull). */
+  lastError?: {time: string; reason: string; message: string}
+  /** The manifest file is invalid: the first error as `file:line:col: path: message`. */
+  manifestError?: string
+  manifestErrors?: string[]
+  /** The pod exists with another owner (`podrun apply`, another folder): the daemon leaves it alone. */
+  conflict?: string
+  /** Running from the last good version of a broken manifest. */
+  frozen?: boolean
+  events: DaemonEvent[]
+}
+
+export interface DaemonStatus {
+  pid: number
+  version: string
+  manifestDir: string
+  startedAt: string
+  runtime: {up: boolean; endpoint: string; name?: string; version?: string; since: string; error?: string; events: 'streaming' | 'relisting' | 'unknown'}
+  lastPass?: {at: string; ok: boolean; durationMs: number; error?: string}
+  ready: boolean
+  notReadyReason?: string
+  /** By file: errors as `file:line:col: path: message`. */
+  manifestErrors: Record<string, string[]>
+  /** The crash-loop back-off in use, so that a client computes the same CrashLoopBackOff. */
+  backoff: {initialMs: number; maxMs: number; resetMs: number}
+}
+
+export interface DaemonPodList {
+  kind: 'DaemonPodList'
+  daemon: DaemonStatus
+  pods: DaemonPodInfo[]
+}
+
+/**
+ * The waiting reasons podFromRuntime cannot know from the runtime: image pull failures (the
+ * container does not exist yet). Crash-loop back-off it computes itself, given the same policy.
+ */
+export function statusOverrides(waiting: Record<string, WaitingInfo>): Record<string, {reason: string; message?: string}> {
+  const out: Record<string, {reason: string; message?: string}> = {}
+  for (const [name, w] of Object.entries(waiting)) if (w.reason !== 'CrashLoopBackOff') out[name] = {reason: w.reason, message: w.message}
+  return out
+}
+
+/** A small ring of recent events per pod. */
+export class EventRing {
+  private readonly events: DaemonEvent[] = []
+  constructor(private readonly size = 20) {}
+  add(e: DaemonEvent): void {
+    const last = this.events[this.events.length - 1]
+    // The same event again (a back-off observed on every pass) is not news.
+    if (last && last.reason === e.reason && last.message === e.message && last.type === e.type) return
+    this.events.push(e)
+    if (this.events.length > this.size) this.events.splice(0, this.events.length - this.size)
+  }
+  list(): DaemonEvent[] {
+    return [...this.events]
+  }
+}

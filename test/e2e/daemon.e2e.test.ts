@@ -1,0 +1,319 @@
+// `podrun daemon` end to end: the built CLI run as a daemon process by this test, against the real
+// containerd that scripts/runtime.sh starts, with a temporary manifest folder. Checked with the
+// runtime's own listing, the daemon's API, and `podrun get pods`.
+//
+// Needs: `bash scripts/runtime.sh up`, `eval "$(bash scripts/runtime.sh env)"`, `npm run build`.
+// The "containerd stopped and started" case restarts the harness's containerd for a few seconds
+// (its pods keep running, as on a real host).
+import assert from 'node:assert/strict'
+import {execFile, spawn, type ChildProcess} from 'node:child_process'
+import fs from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {after, before, describe, it} from 'node:test'
+import {connectCri, type CriClient} from '../../src/cri/client.js'
+import type {Container} from '../../src/cri/types.js'
+import type {DaemonPodInfo, DaemonPodList} from '../../src/daemon/view.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
+const image = process.env.PODRUN_TEST_IMAGE
+const image2 = process.env.PODRUN_TEST_IMAGE_V2
+const ns = `e2e-daemon-${process.pid}`
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-daemon-'))
+const manifestDir = path.join(work, 'manifests')
+const stateDir = path.join(work, 'state')
+const socket = path.join(stateDir, 'podrun.sock')
+const daemonLog = path.join(work, 'daemon.log')
+const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs'), PODRUN_DAEMON_SOCKET: socket}
+const RUNNING = 1
+const EXITED = 2
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function podrun(...args: string[]): Promise<Run> {
+  return new Promise((res) => {
+    execFile(process.execPath, [path.join(root, 'bin/run.js'), ...args], {env, cwd: root, timeout: 120_000}, (err, stdout, stderr) => {
+      res({code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr})
+    })
+  })
+}
+
+const DAEMON_ARGS = ['daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--resync-period', '3s']
+const BACKOFF = ['--backoff-initial', '1s', '--backoff-max', '4s']
+
+function startDaemon(): ChildProcess {
+  const out = fs.openSync(daemonLog, 'a')
+  const child = spawn(process.execPath, [path.join(root, 'bin/run.js'), ...DAEMON_ARGS, ...BACKOFF], {env, cwd: root, stdio: ['ignore', out, out]})
+  fs.closeSync(out)
+  return child
+}
+
+function exited(child: ChildProcess): Promise<{code: number | null; signal: NodeJS.Signals | null}> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({code: child.exitCode, signal: child.signalCode})
+  return new Promise((r) => child.once('exit', (code, signal) => r({code, signal})))
+}
+
+function api(p: string): Promise<{code: number; body: string}> {
+  return new Promise((resolve) => {
+    const req = http.get({socketPath: socket, path: p, timeout: 2000}, (res) => {
+      let body = ''
+      res.on('data', (c) => (body += c))
+      res.on('end', () => resolve({code: res.statusCode ?? 0, body}))
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve({code: 0, body: ''}))
+  })
+}
+
+async function daemonPod(name: string): Promise<DaemonPodInfo | undefined> {
+  const r = await api('/api/v1/pods')
+  if (r.code !== 200) return undefined
+  return (JSON.parse(r.body) as DaemonPodList).pods.find((p) => p.key === `${ns}/${name}`)
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}\n--- daemon log (tail) ---\n${tail()}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+function tail(): string {
+  try {
+    return fs.readFileSync(daemonLog, 'utf8').split('\n').slice(-25).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+function pod(name: string, o: {image?: string; cmd?: string; restartPolicy?: string} = {}): string {
+  return `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+  restartPolicy: ${o.restartPolicy ?? 'Always'}
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      image: ${o.image ?? image}
+      command: ["sh", "-c", ${JSON.stringify(o.cmd ?? 'exec sleep 3600')}]
+`
+}
+
+const write = (f: string, text: string) => fs.writeFileSync(path.join(manifestDir, f), text)
+
+describe('podrun daemon against the real runtime', {concurrency: false, timeout: 170_000}, () => {
+  let cri: CriClient
+  let daemon: ChildProcess | undefined
+  const byName = async (name: string): Promise<Container[]> =>
+    cri.listContainers({labelSelector: {'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': ns}})
+  const runningOf = async (name: string) => (await byName(name)).filter((c) => c.state === RUNNING)
+  const sandboxesOf = async (name?: string) =>
+    cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.namespace': ns, ...(name ? {'io.kubernetes.pod.name': name} : {})}})
+
+  before(async () => {
+    assert.ok(endpoint && image && image2, 'CONTAINER_RUNTIME_ENDPOINT, PODRUN_TEST_IMAGE, PODRUN_TEST_IMAGE_V2 must be set: run `eval "$(bash scripts/runtime.sh env)"` after `bash scripts/runtime.sh up`')
+    assert.ok(fs.existsSync(path.join(root, 'dist/commands/daemon.js')), 'podrun is not built: run `npm run build`')
+    cri = await connectCri({endpoint})
+    fs.mkdirSync(manifestDir)
+  })
+
+  after(async () => {
+    if (daemon?.pid !== undefined && daemon.exitCode === null && daemon.signalCode === null) {
+      process.kill(daemon.pid, 'SIGKILL')
+      await exited(daemon)
+    }
+    await podrun('delete', 'pods', '--all', '-n', ns, '--grace-period', '0')
+    cri?.close()
+    fs.rmSync(work, {recursive: true, force: true})
+  })
+
+  it('starts, and a manifest dropped in runs', async () => {
+    daemon = startDaemon()
+    await waitFor('the API', async () => (await api('/healthz')).code === 200)
+    write('web.yaml', pod('web'))
+    const c = await waitFor('web running', async () => (await runningOf('web'))[0])
+    assert.equal(c.image?.image !== undefined, true)
+    await waitFor('ready', async () => (await api('/readyz')).code === 200)
+    const get = await podrun('get', 'pods', '-n', ns)
+    assert.match(get.stdout, /web\s+1\/1\s+Running\s+0/)
+  })
+
+  it('a second daemon on the same state folder refuses with a clear message', async () => {
+    const r = await podrun(...DAEMON_ARGS)
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stderr, new RegExp(`another podrun daemon \\(pid ${daemon!.pid}\\) is running with state folder ${stateDir}`))
+  })
+
+  it('a container that exits 1 under Always restarts with growing delays, its restart count rising; OnFailure exit 0 stays completed', async () => {
+    write('crash.yaml', pod('crash', {cmd: 'sleep 0.3; exit 1'}))
+    write('job.yaml', pod('job', {cmd: 'exit 0', restartPolicy: 'OnFailure'}))
+    const created = new Map<number, bigint>()
+    const finished = new Map<number, bigint>()
+    await waitFor('four attempts of crash', async () => {
+      for (const c of await byName('crash')) {
+        const attempt = c.metadata?.attempt ?? 0
+        if (!created.has(attempt)) created.set(attempt, (await cri.containerStatus(c.id)).status!.startedAt)
+        if (c.state === EXITED && !finished.has(attempt)) finished.set(attempt, (await cri.containerStatus(c.id)).status!.finishedAt)
+        if (created.get(attempt) === 0n) created.delete(attempt) // not started yet
+      }
+      return created.has(3) && finished.has(2)
+    }, 30_000)
+    const gap = (k: number) => Number((created.get(k + 1)! - finished.get(k)!) / 1_000_000n)
+    const gaps = [gap(0), gap(1), gap(2)]
+    // Step 0: at once (within a relist); then 1 s, 2 s.
+    assert.ok(gaps[0] < 900, `first restart after ${gaps[0]} ms`)
+    assert.ok(gaps[1] >= 950 && gaps[1] < 2500, `second restart after ${gaps[1]} ms`)
+    assert.ok(gaps[2] >= 1950 && gaps[2] < 3500, `third restart after ${gaps[2]} ms`)
+    const info = await waitFor('restarts in the API', async () => {
+      const i = await daemonPod('crash')
+      return i && i.restarts >= 3 && i
+    })
+    assert.ok(info.events.some((e) => e.reason === 'Restarted'))
+    const get = await podrun('get', 'pods', 'crash', '-n', ns)
+    assert.match(get.stdout, /crash\s+0\/1\s+(CrashLoopBackOff|Error|Running)\s+[3-9]/)
+
+    const job = await byName('job')
+    assert.equal(job.length, 1)
+    assert.equal(job[0].state, EXITED)
+    const g = await podrun('get', 'pods', 'job', '-n', ns)
+    assert.match(g.stdout, /job\s+0\/1\s+Completed\s+0/)
+    fs.rmSync(path.join(manifestDir, 'crash.yaml'))
+  })
+
+  it('an edited image replaces the container and keeps the sandbox', async () => {
+    const sb = (await sandboxesOf('web')).map((s) => s.id)
+    const old = (await runningOf('web'))[0].id
+    write('web.yaml', pod('web', {image: image2}))
+    const c = await waitFor('web on v2', async () => (await runningOf('web')).find((x) => x.image?.image === image2 || x.image?.userSpecifiedImage === image2))
+    assert.notEqual(c.id, old)
+    assert.deepEqual((await sandboxesOf('web')).map((s) => s.id), sb)
+  })
+
+  it('a manifest edited into invalid YAML leaves the pod untouched; the error shows in get pods and the API', async () => {
+    const before = (await runningOf('web'))[0].id
+    write('web.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: web\nspec: [\n')
+    const info = await waitFor('the manifest error in the API', async () => {
+      const i = await daemonPod('web')
+      return i?.manifestError ? i : undefined
+    })
+    assert.match(info.manifestError!, /web\.yaml:\d+:\d+: .*YAML/)
+    const wide = await podrun('get', 'pods', 'web', '-n', ns, '-o', 'wide')
+    assert.match(wide.stdout, /web\s+1\/1\s+Running.*manifest invalid, running the last good version: .*web\.yaml:\d+:\d+/)
+    const json = JSON.parse((await podrun('get', 'pods', 'web', '-n', ns, '-o', 'json')).stdout)
+    const cond = json.status.conditions.find((c: {type: string}) => c.type === 'podrun.io/ManifestValid')
+    assert.equal(cond?.status, 'False')
+    assert.match(json.status.message, /manifest invalid/)
+    await new Promise((r) => setTimeout(r, 1000))
+    assert.deepEqual((await runningOf('web')).map((c) => c.id), [before])
+    const metrics = (await api('/metrics')).body
+    assert.match(metrics, /podrun_manifest_errors\{file=".*web\.yaml"\} 1/)
+    write('web.yaml', pod('web', {image: image2}))
+    await waitFor('the error gone', async () => !(await daemonPod('web'))?.manifestError)
+    assert.deepEqual((await runningOf('web')).map((c) => c.id), [before])
+  })
+
+  it('apply and the daemon do not fight: each leaves the other\'s pods alone', async () => {
+    // apply refuses a daemon pod, naming the file that owns it.
+    const other = path.join(work, 'web-copy.yaml')
+    fs.writeFileSync(other, pod('web', {image}))
+    const r = await podrun('apply', '-f', other, '--no-wait')
+    assert.equal(r.code, 3, r.stdout + r.stderr)
+    assert.match(r.stderr, new RegExp(`pod ${ns}/web is run by a podrun daemon from ${path.join(manifestDir, 'web.yaml')}`))
+    assert.match(r.stdout, /pod\/web refused/)
+    // A pod of apply named in the folder is a conflict the daemon reports and leaves alone.
+    const applied = path.join(work, 'applied.yaml')
+    fs.writeFileSync(applied, pod('applied'))
+    assert.equal((await podrun('apply', '-f', applied)).code, 0)
+    const id = (await runningOf('applied'))[0].id
+    write('applied.yaml', pod('applied', {image: image2}))
+    const info = await waitFor('the conflict', async () => {
+      const i = await daemonPod('applied')
+      return i?.conflict ? i : undefined
+    })
+    assert.match(info.conflict!, /belongs to apply/)
+    fs.rmSync(path.join(manifestDir, 'applied.yaml'))
+    await new Promise((r) => setTimeout(r, 1000))
+    assert.deepEqual((await runningOf('applied')).map((c) => c.id), [id])
+  })
+
+  it('kill -9 of the daemon and a restart restart no container', async () => {
+    await waitFor('crash pruned', async () => (await sandboxesOf('crash')).length === 0)
+    const ids = async () => (await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns}})).map((c) => `${c.id}:${c.state}`).sort()
+    const before = await ids()
+    process.kill(daemon!.pid!, 'SIGKILL')
+    await exited(daemon!)
+    assert.ok(fs.existsSync(path.join(stateDir, 'daemon.pid')), 'the dead daemon left its lock file')
+    daemon = startDaemon()
+    await waitFor('ready again', async () => (await api('/readyz')).code === 200)
+    await new Promise((r) => setTimeout(r, 1500))
+    assert.deepEqual(await ids(), before)
+  })
+
+  it('containerd stopped for a few seconds and started again: the daemon stays up, recovers, every pod runs, no leftover sandboxes', async () => {
+    const sandboxes = (await sandboxesOf()).map((s) => s.id).sort()
+    const containers = (await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns}, state: {state: RUNNING}})).map((c) => c.id).sort()
+    let sawNotReady = false
+    const watching = (async () => {
+      const end = Date.now() + 15_000
+      while (Date.now() < end && !sawNotReady) {
+        const r = await api('/readyz')
+        if (r.code === 503 && /runtime unavailable/.test(r.body)) sawNotReady = true
+        await new Promise((res) => setTimeout(res, 100))
+      }
+    })()
+    const restart = await new Promise<Run>((res) => {
+      execFile('bash', [path.join(root, 'scripts/runtime.sh'), 'restart-containerd', '3'], {cwd: root, timeout: 90_000}, (err, stdout, stderr) =>
+        res({code: err ? 1 : 0, stdout, stderr}),
+      )
+    })
+    assert.equal(restart.code, 0, restart.stderr)
+    await watching
+    assert.ok(sawNotReady, 'the daemon reported the runtime unavailable')
+    assert.equal(daemon!.exitCode, null, 'the daemon stayed up')
+    cri.close()
+    // containerd's CRI plugin answers "server is not initialized yet" for a moment after start.
+    cri = await waitFor('the CRI to answer', () => connectCri({endpoint}).catch(() => undefined), 30_000)
+    await waitFor('ready after the restart', async () => (await api('/readyz')).code === 200, 30_000)
+    await new Promise((r) => setTimeout(r, 1500))
+    assert.deepEqual((await sandboxesOf()).map((s) => s.id).sort(), sandboxes)
+    assert.ok((await sandboxesOf()).every((s) => s.state === 0))
+    const now = (await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns}, state: {state: RUNNING}})).map((c) => c.id).sort()
+    assert.deepEqual(now, containers)
+    const log = fs.readFileSync(daemonLog, 'utf8')
+    assert.match(log, /runtime unavailable: retrying with back-off/)
+    assert.match(log, /runtime available again/)
+  })
+
+  it('a removed manifest: its pod stops and is removed; the others stay', async () => {
+    fs.rmSync(path.join(manifestDir, 'web.yaml'))
+    await waitFor('web gone', async () => (await sandboxesOf('web')).length === 0)
+    assert.equal((await runningOf('applied')).length, 1)
+  })
+
+  it('SIGTERM: the daemon exits 0 and leaves its pods running', async () => {
+    write('stay.yaml', pod('stay'))
+    const c = await waitFor('stay running', async () => (await runningOf('stay'))[0])
+    process.kill(daemon!.pid!, 'SIGTERM')
+    const {code} = await exited(daemon!)
+    assert.equal(code, 0)
+    assert.ok(!fs.existsSync(path.join(stateDir, 'daemon.pid')))
+    assert.ok(!fs.existsSync(socket))
+    assert.deepEqual((await runningOf('stay')).map((x) => x.id), [c.id])
+    // get pods falls back to the runtime alone.
+    const get = await podrun('get', 'pods', 'stay', '-n', ns)
+    assert.match(get.stdout, /stay\s+1\/1\s+Running/)
+  })
+})

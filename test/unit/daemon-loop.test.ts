@@ -1,0 +1,379 @@
+// The daemon end to end against the fake CRI runtime and a temporary manifest folder: fast, with
+// short periods and back-offs. What it runs is checked in the fake's own state (the end state of
+// the world), what it reports through its API.
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {status as grpcStatus} from '@grpc/grpc-js'
+import {connectCri} from '../../src/cri/client.js'
+import {runDaemon, type DaemonHandle} from '../../src/daemon/daemon.js'
+import {createLogger} from '../../src/daemon/log.js'
+import {defaultOptions, type DaemonOptions} from '../../src/daemon/options.js'
+import {splitByOwner} from '../../src/daemon/ownership.js'
+import type {DaemonPodInfo, DaemonPodList} from '../../src/daemon/view.js'
+import {ContainerState, PodSandboxState} from '../../src/gen/runtime/v1/api.js'
+import {reconcilePass} from '../../src/reconcile/engine.js'
+import {observe} from '../../src/reconcile/observe.js'
+import {parseResolvConf} from '../../src/reconcile/sandbox-config.js'
+import {desiredStateFromTexts} from '../../src/manifest/index.js'
+import {FakeCri, type FakeContainer} from '../support/fake-cri.js'
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-dloop-'))
+process.env.PODRUN_ROOT = path.join(work, 'root')
+process.env.PODRUN_LOG_ROOT = path.join(work, 'logs')
+process.env.PODRUN_CGROUP_ROOT = `/podrun-unit-${process.pid}`
+const host = {dns: parseResolvConf('nameserver 127.0.0.53\n'), nodeName: 'unit', hostIP: '127.0.0.1'}
+const logLines: string[] = []
+const log = createLogger({level: 'debug', json: true, stream: {write: (s: string) => logLines.push(s)}})
+
+after(() => fs.rmSync(work, {recursive: true, force: true}))
+
+let n = 0
+function dirs(): {manifestDir: string; stateDir: string} {
+  const d = path.join(work, `d${n++}`)
+  fs.mkdirSync(path.join(d, 'm'), {recursive: true})
+  return {manifestDir: path.join(d, 'm'), stateDir: path.join(d, 's')}
+}
+
+function pod(name: string, o: {image?: string; restartPolicy?: string; namespace?: string} = {}): string {
+  return `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: ${o.namespace ?? 'default'}
+spec:
+  restartPolicy: ${o.restartPolicy ?? 'Always'}
+  terminationGracePeriodSeconds: 0
+  containers:
+    - name: main
+      image: ${o.image ?? 'busybox:1.35'}
+`
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 5000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+function apiGet(socketPath: string, p: string): Promise<{code: number; body: string}> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({socketPath, path: p}, (res) => {
+        let body = ''
+        res.on('data', (c) => (body += c))
+        res.on('end', () => resolve({code: res.statusCode ?? 0, body}))
+      })
+      .on('error', reject)
+  })
+}
+
+const listPods = async (d: DaemonHandle): Promise<DaemonPodList> => ({kind: 'DaemonPodList', daemon: d.loop.status(), pods: d.loop.pods()})
+const podInfo = (d: DaemonHandle, key: string): DaemonPodInfo | undefined => d.loop.pods().find((p) => p.key === key)
+
+function containersOf(fake: FakeCri, name: string, namespace = 'default'): FakeContainer[] {
+  const sb = new Set(fake.sandboxes().filter((s) => s.config.metadata?.name === name && s.config.metadata.namespace === namespace).map((s) => s.id))
+  return fake
+    .containers()
+    .filter((c) => sb.has(c.podSandboxId))
+    .sort((a, b) => (a.config.metadata?.attempt ?? 0) - (b.config.metadata?.attempt ?? 0))
+}
+const running = (fake: FakeCri, name: string, ns?: string) => containersOf(fake, name, ns).filter((c) => c.state === ContainerState.CONTAINER_RUNNING)
+const sandboxesOf = (fake: FakeCri, name: string) => fake.sandboxes().filter((s) => s.config.metadata?.name === name)
+
+function options(d: {manifestDir: string; stateDir: string}, o: Partial<DaemonOptions> = {}): DaemonOptions {
+  return defaultOptions({
+    ...d,
+    relistMs: 50,
+    resyncMs: 2000,
+    debounceMs: 20,
+    backoff: {initialMs: 200, maxMs: 800, resetMs: 60_000},
+    reconnect: {initialMs: 50, maxMs: 200},
+    ...o,
+  })
+}
+
+async function start(fake: FakeCri, opts: DaemonOptions): Promise<DaemonHandle> {
+  return runDaemon(opts, {log, host, connect: (onCall) => connectCri({endpoint: fake.endpoint, onCall})})
+}
+
+describe('daemon against the fake runtime', {concurrency: false}, () => {
+  let fake: FakeCri
+  let d: DaemonHandle
+  let dir: {manifestDir: string; stateDir: string}
+  const write = (f: string, text: string) => fs.writeFileSync(path.join(dir.manifestDir, f), text)
+
+  before(async () => {
+    fake = await FakeCri.start({images: ['busybox:1.35', 'busybox:v2']})
+    dir = dirs()
+    write('web.yaml', pod('web'))
+    d = await start(fake, options(dir))
+  })
+  after(async () => {
+    await d?.stop()
+    await fake?.close()
+  })
+
+  it('runs the pods of the folder, and its API says so', async () => {
+    await waitFor('web running', () => running(fake, 'web').length === 1)
+    const info = await waitFor('web Running in the view', () => podInfo(d, 'default/web')?.status === 'Running' && podInfo(d, 'default/web'))
+    assert.equal(info.ready, true)
+    assert.equal(info.source, path.join(dir.manifestDir, 'web.yaml'))
+    const sock = path.join(dir.stateDir, 'podrun.sock')
+    assert.equal((await apiGet(sock, '/readyz')).code, 200)
+    const metrics = (await apiGet(sock, '/metrics')).body
+    assert.match(metrics, /podrun_pods\{phase="Running"\} 1/)
+    assert.match(metrics, /podrun_cri_calls_total\{method="RunPodSandbox",code="OK"\} 1/)
+    assert.ok(logLines.some((l) => /GetContainerEvents is UNIMPLEMENTED/.test(l)))
+  })
+
+  it('a second daemon on the same state folder refuses to start', async () => {
+    await assert.rejects(start(fake, options({...dirs(), stateDir: dir.stateDir})), /another podrun daemon \(pid \d+\) is running with state folder/)
+  })
+
+  it('an idle daemon makes no mutating call and relists without full passes', async () => {
+    await d.loop.idle()
+    const passes = d.loop.passes
+    fake.resetCalls()
+    await new Promise((r) => setTimeout(r, 400))
+    // A relist is one ListContainers for exited containers; a resync (every 2 s here) lists both.
+    for (const m of new Set(fake.calls.map((c) => c.method))) assert.ok(['ListContainers', 'ListPodSandbox'].includes(m), m)
+    const relists = fake.callsOf('ListContainers').filter((c) => (c.request as {filter?: {state?: {state: number}}}).filter?.state?.state === ContainerState.CONTAINER_EXITED)
+    assert.ok(relists.length >= 4, String(relists.length))
+    assert.equal(d.loop.passes, passes)
+  })
+
+  it('a new image replaces the container and keeps the sandbox', async () => {
+    const sb = sandboxesOf(fake, 'web').map((s) => s.id)
+    const old = running(fake, 'web')[0].id
+    write('web.yaml', pod('web', {image: 'busybox:v2'}))
+    const now = await waitFor('the new container', () => running(fake, 'web').find((c) => c.config.image?.image === 'busybox:v2'))
+    assert.notEqual(now.id, old)
+    assert.deepEqual(
+      sandboxesOf(fake, 'web').map((s) => s.id),
+      sb,
+    )
+  })
+
+  it('a crashing container under Always restarts with growing delays, its restart count rising', async () => {
+    write('crash.yaml', pod('crash'))
+    const gaps: number[] = []
+    let c = await waitFor('crash running', () => running(fake, 'crash')[0])
+    for (let i = 0; i < 4; i++) {
+      fake.exitContainer(c.id, 1)
+      const exited = Date.now()
+      const prev = c.id
+      c = await waitFor(`restart ${i + 1}`, () => running(fake, 'crash').find((x) => x.id !== prev))
+      gaps.push(Date.now() - exited)
+      assert.equal(c.config.metadata?.attempt, i + 1)
+    }
+    // Step 0 restarts at once; then 200, 400, 800 ms (the cap).
+    assert.ok(gaps[0] < 180, `first restart took ${gaps[0]} ms`)
+    assert.ok(gaps[1] >= 190 && gaps[1] < 400, `second: ${gaps[1]} ms`)
+    assert.ok(gaps[2] >= 390 && gaps[2] < 650, `third: ${gaps[2]} ms`)
+    assert.ok(gaps[3] >= 790 && gaps[3] < 1100, `fourth: ${gaps[3]} ms`)
+    fake.exitContainer(c.id, 1)
+    const info = await waitFor('CrashLoopBackOff in the view', () => {
+      const i = podInfo(d, 'default/crash')
+      return i?.status === 'CrashLoopBackOff' && i.restarts === 4 && i
+    })
+    assert.equal(info.restarts, 4)
+    assert.equal(info.waiting.main?.reason, 'CrashLoopBackOff')
+    assert.ok(info.waiting.main?.until)
+    assert.ok(info.events.some((e) => e.reason === 'BackOff'))
+    assert.ok(info.events.some((e) => e.reason === 'Restarted'))
+    assert.match(d.metrics.render(), /podrun_container_restarts_total\{namespace="default",pod="crash",container="main"\} 4/)
+    fs.rmSync(path.join(dir.manifestDir, 'crash.yaml'))
+    await waitFor('crash gone', () => sandboxesOf(fake, 'crash').length === 0)
+  })
+
+  it('OnFailure: exit 0 is not restarted and the pod completes; exit 1 is', async () => {
+    write('job.yaml', pod('job', {restartPolicy: 'OnFailure'}))
+    const c = await waitFor('job running', () => running(fake, 'job')[0])
+    fake.exitContainer(c.id, 0)
+    const info = await waitFor('job Succeeded', () => podInfo(d, 'default/job')?.phase === 'Succeeded' && podInfo(d, 'default/job'))
+    assert.equal(info.status, 'Completed')
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal(containersOf(fake, 'job').length, 1)
+
+    write('job2.yaml', pod('job2', {restartPolicy: 'OnFailure'}))
+    const c2 = await waitFor('job2 running', () => running(fake, 'job2')[0])
+    fake.exitContainer(c2.id, 3)
+    await waitFor('job2 restarted', () => running(fake, 'job2').find((x) => x.id !== c2.id))
+  })
+
+  it('Never: nothing is restarted, the pod fails', async () => {
+    write('once.yaml', pod('once', {restartPolicy: 'Never'}))
+    const c = await waitFor('once running', () => running(fake, 'once')[0])
+    fake.exitContainer(c.id, 2)
+    const info = await waitFor('once Failed', () => podInfo(d, 'default/once')?.phase === 'Failed' && podInfo(d, 'default/once'))
+    assert.equal(info.status, 'Error')
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal(containersOf(fake, 'once').length, 1)
+  })
+
+  it('a manifest edited into invalid YAML leaves the pod untouched and shows the error', async () => {
+    const before = running(fake, 'web')[0].id
+    fake.resetCalls()
+    write('web.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: web\nspec: [\n')
+    const info = await waitFor('the manifest error in the view', () => (podInfo(d, 'default/web')?.manifestError ? podInfo(d, 'default/web') : undefined))
+    assert.match(info.manifestError!, /web\.yaml:\d+:\d+: .*YAML/)
+    assert.equal(info.frozen, true)
+    assert.equal(info.status, 'Running')
+    assert.equal(running(fake, 'web')[0].id, before)
+    const mutating = fake.calls.filter((c) => /^(Run|Stop|Remove|Create|Start)/.test(c.method) && c.method !== 'StartContainer')
+    assert.deepEqual(mutating, [])
+    assert.match(d.metrics.render(), /podrun_manifest_errors\{file=".*web\.yaml"\} 1/)
+    const list = await listPods(d)
+    assert.ok(Object.keys(list.daemon.manifestErrors).some((f) => f.endsWith('web.yaml')))
+    assert.ok(logLines.some((l) => /manifest invalid: its pods keep running from the last good version/.test(l)))
+    // Fixed: the new version applies.
+    write('web.yaml', pod('web', {image: 'busybox:1.35'}))
+    await waitFor('web back on 1.35', () => running(fake, 'web').find((c) => c.config.image?.image === 'busybox:1.35'))
+    await waitFor('error gone', () => !podInfo(d, 'default/web')?.manifestError)
+  })
+
+  it('pods of `podrun apply` are left alone: never pruned, and a manifest naming one is a conflict', async () => {
+    const cri = await connectCri({endpoint: fake.endpoint})
+    try {
+      const state = desiredStateFromTexts([{file: 'x.yaml', text: pod('applied') + '---\n' + pod('shared')}], {source: () => 'apply'})
+      const r = await reconcilePass(state.pods, {cri, host, data: () => undefined, parallel: 2, prune: () => false})
+      assert.ok(r.results.every((x) => x.ok))
+      const sharedId = running(fake, 'shared')[0].id
+      write('shared.yaml', pod('shared', {image: 'busybox:v2'}))
+      const info = await waitFor('the conflict', () => (podInfo(d, 'default/shared')?.conflict ? podInfo(d, 'default/shared') : undefined))
+      assert.match(info.conflict!, /belongs to apply/)
+      assert.equal(info.source, 'apply')
+      await new Promise((r) => setTimeout(r, 300))
+      assert.equal(running(fake, 'shared')[0].id, sharedId)
+      assert.equal(running(fake, 'applied').length, 1)
+      // And apply refuses the daemon's pods, naming the file.
+      const mine = desiredStateFromTexts([{file: 'y.yaml', text: pod('web', {image: 'busybox:v2'})}], {source: () => 'apply'})
+      const split = splitByOwner(mine.pods, await observe(cri), 'apply')
+      assert.equal(split.allowed.length, 0)
+      assert.match(split.refused[0].message, new RegExp(`run by a podrun daemon from ${path.join(dir.manifestDir, 'web.yaml')}`))
+      fs.rmSync(path.join(dir.manifestDir, 'shared.yaml'))
+    } finally {
+      cri.close()
+    }
+  })
+
+  it('a removed manifest stops and removes its pod, and only that pod', async () => {
+    fs.rmSync(path.join(dir.manifestDir, 'once.yaml'))
+    await waitFor('once gone', () => sandboxesOf(fake, 'once').length === 0)
+    assert.equal(running(fake, 'web').length, 1)
+    assert.equal(running(fake, 'applied').length, 1)
+    assert.equal(running(fake, 'shared').length, 1)
+    await waitFor('once gone from the view', () => !podInfo(d, 'default/once'))
+  })
+
+  it('a failing pass is retried', async () => {
+    fake.fail('CreateContainer', {code: grpcStatus.INTERNAL, times: 1, message: 'injected'})
+    write('retry.yaml', pod('retry'))
+    await waitFor('a failure in the view', () => podInfo(d, 'default/retry')?.lastError)
+    await waitFor('retry running', () => running(fake, 'retry').length === 1, 4000)
+    assert.equal(sandboxesOf(fake, 'retry').length, 1)
+  })
+
+  it('an image that cannot be pulled: ErrImagePull, then ImagePullBackOff, retried with back-off', async () => {
+    fake.markImageMissing('registry.invalid/nosuch:1')
+    fake.resetCalls()
+    write('nopull.yaml', pod('nopull', {image: 'registry.invalid/nosuch:1'}))
+    await waitFor('ErrImagePull', () => podInfo(d, 'default/nopull')?.waiting.main?.reason === 'ErrImagePull')
+    await waitFor('ImagePullBackOff', () => podInfo(d, 'default/nopull')?.waiting.main?.reason === 'ImagePullBackOff', 3000)
+    await waitFor('three pulls', () => fake.callsOf('PullImage').length >= 3, 4000)
+    const at = fake.callsOf('PullImage').map((c) => c.at)
+    assert.ok(at[1] - at[0] >= 190, `second pull after ${at[1] - at[0]} ms`)
+    assert.ok(at[2] - at[1] >= 390, `third pull after ${at[2] - at[1]} ms`)
+    assert.equal(running(fake, 'web').length, 1)
+    fs.rmSync(path.join(dir.manifestDir, 'nopull.yaml'))
+    await waitFor('nopull gone', () => sandboxesOf(fake, 'nopull').length === 0)
+  })
+
+  it('the runtime going away: not ready, reconnects with back-off, converges with no duplicate sandboxes', async () => {
+    await d.loop.idle()
+    const sandboxes = fake.sandboxes().map((s) => s.id).sort()
+    const sock = path.join(dir.stateDir, 'podrun.sock')
+    for (const m of ['Version', 'ListPodSandbox', 'ListContainers']) fake.fail(m, {code: grpcStatus.UNAVAILABLE, message: 'connection refused'})
+    await waitFor('not ready', async () => (await apiGet(sock, '/readyz')).code === 503)
+    assert.match((await apiGet(sock, '/readyz')).body, /runtime unavailable/)
+    assert.equal((await apiGet(sock, '/healthz')).code, 200)
+    assert.equal(d.loop.status().runtime.up, false)
+    await new Promise((r) => setTimeout(r, 400))
+    fake.clearFaults()
+    await waitFor('ready again', async () => (await apiGet(sock, '/readyz')).code === 200, 3000)
+    await d.loop.idle()
+    assert.deepEqual(fake.sandboxes().map((s) => s.id).sort(), sandboxes)
+    assert.equal(logLines.filter((l) => /"runtime unavailable: retrying/.test(l)).length, 1)
+    assert.ok(logLines.some((l) => /runtime available again/.test(l)))
+  })
+
+  it('stopping leaves the pods running; a new daemon adopts them without restarting anything', async () => {
+    await d.loop.idle()
+    const ids = fake.containers().filter((c) => c.state === ContainerState.CONTAINER_RUNNING).map((c) => c.id).sort()
+    await d.stop()
+    assert.ok(!fs.existsSync(path.join(dir.stateDir, 'daemon.pid')))
+    assert.ok(!fs.existsSync(path.join(dir.stateDir, 'podrun.sock')))
+    fake.resetCalls()
+    d = await start(fake, options(dir))
+    await waitFor('a full pass', () => d.loop.passes > 0)
+    await new Promise((r) => setTimeout(r, 200))
+    assert.deepEqual(fake.containers().filter((c) => c.state === ContainerState.CONTAINER_RUNNING).map((c) => c.id).sort(), ids)
+    assert.deepEqual(fake.callsOf('CreateContainer').length + fake.callsOf('RunPodSandbox').length + fake.callsOf('StopContainer').length, 0)
+  })
+
+  it('--stop-pods-on-exit deletes the daemon\'s pods, and only those', async () => {
+    await d.stop({stopPods: true})
+    const left = fake.sandboxes().filter((s) => s.state === PodSandboxState.SANDBOX_READY).map((s) => s.config.metadata?.name).sort()
+    assert.deepEqual(left, ['applied', 'shared'])
+  })
+})
+
+describe('daemon with a runtime that streams container events', () => {
+  it('restarts a crashed container on the event, without waiting for a relist', async () => {
+    const fake = await FakeCri.start({images: ['busybox:1.35'], events: true})
+    const dd = dirs()
+    fs.writeFileSync(path.join(dd.manifestDir, 'ev.yaml'), pod('ev'))
+    const d = await start(fake, options(dd, {relistMs: 60_000, resyncMs: 60_000}))
+    try {
+      const c = await waitFor('ev running', () => running(fake, 'ev')[0])
+      await waitFor('subscribed', () => fake.eventSubscribers > 0)
+      assert.equal(d.loop.status().runtime.events, 'streaming')
+      const t0 = Date.now()
+      fake.exitContainer(c.id, 1)
+      await waitFor('restart on the event', () => running(fake, 'ev').find((x) => x.id !== c.id), 1000)
+      assert.ok(Date.now() - t0 < 1000)
+    } finally {
+      await d.stop({stopPods: true})
+      await fake.close()
+    }
+  })
+})
+
+describe('daemon starting before the runtime', () => {
+  it('keeps trying to connect, and converges once the runtime answers', async () => {
+    const fake = await FakeCri.start({images: ['busybox:1.35']})
+    fake.fail('Version', {code: grpcStatus.UNAVAILABLE, message: 'No connection established'})
+    const dd = dirs()
+    fs.writeFileSync(path.join(dd.manifestDir, 'late.yaml'), pod('late'))
+    const d = await start(fake, options(dd))
+    try {
+      await waitFor('a few attempts', () => fake.callsOf('Version').length >= 3, 3000)
+      assert.equal(d.loop.readiness.ok, false)
+      assert.equal(fake.sandboxes().length, 0)
+      fake.clearFaults()
+      await waitFor('late running', () => running(fake, 'late').length === 1, 3000)
+      await waitFor('ready', () => d.loop.readiness.ok)
+    } finally {
+      await d.stop({stopPods: true})
+      await fake.close()
+    }
+  })
+})
