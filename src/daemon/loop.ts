@@ -20,7 +20,7 @@ import {isTransient, isUnimplemented} from '../cri/errors.js'
 import type {ActualPod} from '../model/actual.js'
 import type {DesiredPod} from '../model/desired.js'
 import {execContext, type HostInfo} from '../reconcile/engine.js'
-import {executeAll, type PodResult} from '../reconcile/execute.js'
+import {executeAll} from '../reconcile/execute.js'
 import {observe} from '../reconcile/observe.js'
 import {describe as describeActions, isNoop, plan, type PodActions} from '../reconcile/plan.js'
 import {podFromRuntime, statusReason} from '../reconcile/status.js'
@@ -553,7 +553,6 @@ export class ReconcileLoop {
     // Outcomes: events, failures, waiting reasons.
     const byResult = new Map(results.map((r) => [r.key, r]))
     let failures = 0
-    let transient: PodResult | undefined
     for (const r of this.records.values()) {
       r.waiting = {}
     }
@@ -566,7 +565,6 @@ export class ReconcileLoop {
         else {
           const isBackoff = r.reason === 'ImagePullBackOff'
           if (!isBackoff) failures++
-          if (!isBackoff && /RuntimeUnavailable|RuntimeTimeout/.test(r.reason ?? '')) transient = r
           rec.lastError = {time: iso(now), reason: r.reason ?? 'Error', message: r.error ?? ''}
           const level = isBackoff ? 'debug' : 'warn'
           this.log[level]('pod failed to converge', {pod: a.key, reason: r.reason, error: r.error})
@@ -633,7 +631,6 @@ export class ReconcileLoop {
     // After a failed pull, once more soon: the pod then shows ImagePullBackOff while it waits.
     if (results.some((r) => r.mutations > 0 || r.reason === 'ErrImagePull')) next = Math.min(next, this.opts.relistMs)
     if (Number.isFinite(next)) this.scheduleRequeue(next)
-    if (transient) this.log.debug('runtime calls failed transiently during the pass', {pod: transient.key})
   }
 
   private actionEvents(a: PodActions): void {
