@@ -41,7 +41,8 @@ export default class Apply extends BaseCommand<typeof Apply> {
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       // A pod that a daemon runs from its manifest folder is the daemon's: apply leaves it alone.
-      const {allowed, refused} = splitByOwner(state.pods, await observe(cri), APPLY_SOURCE)
+      const listing = await observe(cri)
+      const {allowed, refused} = splitByOwner(state.pods, listing, APPLY_SOURCE)
       for (const r of refused) process.stderr.write(`error: ${r.message}\n`)
       const pass = {
         cri,
@@ -49,6 +50,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
         data: dataLookup(state.configMaps, state.secrets),
         parallel: flags.parallel,
         prune: (a: {source: string; namespace: string}) => flags.prune && a.source === APPLY_SOURCE && namespaces.has(a.namespace),
+        actual: listing,
       }
       if (flags['dry-run']) {
         const {actions} = await reconcilePass(allowed, {...pass, dryRun: true})

@@ -112,7 +112,7 @@ export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise
       await sleep(o.pollMs ?? 250)
       // Another pass for the pods still on their way: starts the next init container, restarts
       // what exited, retries what failed transiently. Never prunes.
-      const next = await reconcilePass(left, {...o, prune: () => false})
+      const next = await reconcilePass(left, {...o, actual: undefined, prune: () => false})
       mutations += next.results.reduce((n, r) => n + r.mutations, 0)
       for (const r of next.results) if (!r.ok) {
         fail(r)
