@@ -1,13 +1,13 @@
 // podrun apply / diff / delete end to end: the built CLI against the real containerd that
 // scripts/runtime.sh starts, checked with the runtime's own listing and ExecSync.
 import assert from 'node:assert/strict'
-import {execFile} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
+import {runPodrun, type Run} from '../support/cli.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
@@ -19,19 +19,7 @@ const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_RO
 // Host ports unlikely to be in use, different per run.
 const port = 20000 + (process.pid % 10000)
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function podrun(...args: string[]): Promise<Run> {
-  return new Promise((res) => {
-    execFile(process.execPath, [path.join(root, 'bin/run.js'), ...args], {env, cwd: root, timeout: 180_000}, (err, stdout, stderr) => {
-      res({code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr})
-    })
-  })
-}
+const podrun = (...args: string[]): Promise<Run> => runPodrun(env, args, 180_000)
 
 const ns2 = `${ns}-x`
 

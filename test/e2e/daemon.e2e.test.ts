@@ -14,6 +14,7 @@ import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
+import {runPodrun, type Run} from '../support/cli.js'
 import type {Container} from '../../src/cri/types.js'
 import type {DaemonPodInfo, DaemonPodList} from '../../src/daemon/view.js'
 
@@ -31,19 +32,7 @@ const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_RO
 const RUNNING = 1
 const EXITED = 2
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function podrun(...args: string[]): Promise<Run> {
-  return new Promise((res) => {
-    execFile(process.execPath, [path.join(root, 'bin/run.js'), ...args], {env, cwd: root, timeout: 120_000}, (err, stdout, stderr) => {
-      res({code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr})
-    })
-  })
-}
+const podrun = (...args: string[]): Promise<Run> => runPodrun(env, args, 120_000)
 
 const DAEMON_ARGS = ['daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--resync-period', '3s']
 const BACKOFF = ['--backoff-initial', '1s', '--backoff-max', '4s']
