@@ -18,10 +18,10 @@ import net from 'node:net'
 import type {Endpoint} from '../cri/endpoint.js'
 import {ContainerState, ListContainersRequest, ListPodSandboxRequest} from '../gen/runtime/v1/api.js'
 import {GrpcCode, grpcCodeName, mapGrpcError} from '../cri/errors.js'
-import {managedSelector} from '../reconcile/labels.js'
+import {Label, managedSelector} from '../reconcile/labels.js'
+import {CONTAINER_STATES, SANDBOX_STATES} from '../reconcile/observe.js'
 import type {ActualPod} from '../model/actual.js'
 
-const SOURCE = 'podrun.io/source'
 
 /** What a relist compares: "c<id>" of EXITED containers (and, from the resync, "s<id>:<state>"...). */
 export type RuntimeState = Set<string>
@@ -35,12 +35,9 @@ export function sameState(a: RuntimeState | undefined, b: RuntimeState): boolean
 /** What a relist would see in observed pods (what a full pass saw), for the sources `keep` accepts. */
 export function stateOfPods(pods: ActualPod[], keep: (source: string) => boolean = () => true): RuntimeState {
   const out: RuntimeState = new Set()
-  for (const p of pods) for (const c of p.containers) if (c.state === 'EXITED' && keep(c.labels[SOURCE] ?? '')) out.add(`c${c.id}`)
+  for (const p of pods) for (const c of p.containers) if (c.state === 'EXITED' && keep(c.labels[Label.source] ?? '')) out.add(`c${c.id}`)
   return out
 }
-
-const SANDBOX_STATES = ['READY', 'NOTREADY']
-const CONTAINER_STATES = ['CREATED', 'RUNNING', 'EXITED', 'UNKNOWN']
 
 /**
  * Every id and state of podrun's sandboxes and containers ("s<id>:<state>", "c<id>:<state>", CRI
@@ -112,7 +109,7 @@ function eachField(
   if (pos !== end) throw new Error('truncated message')
 }
 
-const SOURCE_KEY = Buffer.from(SOURCE)
+const SOURCE_KEY = Buffer.from(Label.source)
 
 /** The value of the podrun.io/source entry of a map<string,string> field (entries {key = 1, value = 2}). */
 function sourceOf(buf: Buffer, a: number, b: number): string | undefined {

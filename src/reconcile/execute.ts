@@ -14,6 +14,8 @@ import {ImagePuller, type PullPolicy} from './images.js'
 import {prepareVolumes, removePodDir} from './volumes.js'
 import {withRetry} from './retry.js'
 import type {PodSandboxConfig} from '../cri/types.js'
+import type {Pod} from 'kubernetes-types/core/v1.js'
+import {Annotation, annotationJson} from './labels.js'
 
 export interface ExecContext {
   cri: CriClient
@@ -53,7 +55,7 @@ export interface PodResult {
 const grace = (ctx: ExecContext, d: DesiredPod | undefined, a: ActualPod | undefined): number => {
   if (ctx.gracePeriodSeconds !== undefined) return ctx.gracePeriodSeconds
   if (d) return d.terminationGracePeriodSeconds
-  const ann = a?.sandboxes[0]?.annotations['io.kubernetes.pod.terminationGracePeriod']
+  const ann = a?.sandboxes[0]?.annotations[Annotation.terminationGracePeriod]
   return ann === undefined ? 30 : Number(ann)
 }
 
@@ -102,8 +104,8 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
       await killPod(ctx, a.actual, grace(ctx, d, a.actual), count)
       if (!d) {
         const uid = a.uid
-        const pod = a.actual.sandboxes[0]?.annotations['podrun.io/pod']
-        if (pod) await removePodCgroup(ctx, cgroupParent(JSON.parse(pod), uid, ctx.cgroupRoot))
+        const pod = annotationJson<Pod>(a.actual.sandboxes[0]?.annotations, Annotation.podSpec)
+        if (pod) await removePodCgroup(ctx, cgroupParent(pod, uid, ctx.cgroupRoot))
         await removePodDir(ctx.podRoot, uid)
         await fs.rm(podLogDir(ctx.logRoot, a.namespace, a.name, uid), {recursive: true, force: true})
         return res
@@ -123,10 +125,9 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
     }
 
     // 3. Create the sandbox when needed; volumes first, so containers can mount them.
-    const needSandboxConfig = a.createSandbox || a.startContainers.length > 0
     let sandboxConfig: PodSandboxConfig | undefined
     let volumePaths = new Map<string, string>()
-    if (needSandboxConfig) {
+    if (a.createSandbox || a.startContainers.length > 0) {
       sandboxConfig = buildSandboxConfig(d, {
         uid: a.uid,
         attempt: a.sandboxAttempt,
@@ -134,7 +135,7 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
         hostDns: ctx.hostDns,
         cgroupRoot: ctx.cgroupRoot,
       })
-      if (a.startContainers.length > 0 || a.createSandbox) volumePaths = await prepareVolumes(d.pod, a.uid, ctx.podRoot, ctx.data)
+      volumePaths = await prepareVolumes(d.pod, a.uid, ctx.podRoot, ctx.data)
     }
     let sandboxId = a.sandboxId
     if (a.createSandbox) {

@@ -8,8 +8,6 @@ export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never'
 
 export class ImagePuller {
   private readonly inflight = new Map<string, Promise<void>>()
-  /** Images pulled or found during this puller's life (a pass or an apply). */
-  readonly pulled = new Set<string>()
 
   constructor(private readonly cri: CriClient) {}
 
@@ -40,7 +38,6 @@ export class ImagePuller {
     }
     try {
       await withRetry(() => this.cri.pullImage(image))
-      this.pulled.add(image)
     } catch (e) {
       const why = isNotFound(e) ? 'not found in its registry' : (e as Error).message
       throw new PodrunError(`pull image ${image}: ${why}`, {reason: 'ErrImagePull', exitCode: ExitCode.partial, cause: e})

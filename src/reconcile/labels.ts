@@ -30,6 +30,17 @@ export const Annotation = {
   terminationGracePeriod: 'io.kubernetes.pod.terminationGracePeriod',
 } as const
 
+/** A JSON annotation podrun wrote (a stored spec), or undefined when absent or unreadable. */
+export function annotationJson<T>(annotations: Record<string, string> | undefined, key: string): T | undefined {
+  const raw = annotations?.[key]
+  if (!raw) return undefined
+  try {
+    return JSON.parse(raw) as T
+  } catch {
+    return undefined
+  }
+}
+
 /** The label filter that selects what podrun manages. */
 export const managedSelector: Record<string, string> = {[Label.managedBy]: MANAGED_BY}
 

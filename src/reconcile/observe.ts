@@ -6,10 +6,12 @@ import type {Container, PodSandbox} from '../cri/types.js'
 import type {ActualContainer, ActualPod, ContainerState, SandboxState} from '../model/actual.js'
 import {Label, managedSelector, podKey} from './labels.js'
 
-const CONTAINER_STATES: ContainerState[] = ['CREATED', 'RUNNING', 'EXITED', 'UNKNOWN']
+/** CRI state numbers, in the order of the runtime's enums. */
+export const SANDBOX_STATES: SandboxState[] = ['READY', 'NOTREADY']
+export const CONTAINER_STATES: ContainerState[] = ['CREATED', 'RUNNING', 'EXITED', 'UNKNOWN']
 
 function sandboxState(n: number): SandboxState {
-  return n === 0 ? 'READY' : 'NOTREADY'
+  return SANDBOX_STATES[n] ?? 'NOTREADY'
 }
 
 function containerState(n: number): ContainerState {

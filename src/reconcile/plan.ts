@@ -3,7 +3,7 @@
 // function of its arguments. The executor (execute.ts) only carries the actions out.
 import type {DesiredContainer, DesiredPod} from '../model/desired.js'
 import type {ActualContainer, ActualPod, ActualSandbox} from '../model/actual.js'
-import {Annotation, podUid} from './labels.js'
+import {Annotation, annotationJson, podUid} from './labels.js'
 import {diffSpecs, type FieldChange} from './spec-diff.js'
 
 export interface BackoffPolicy {
@@ -149,15 +149,6 @@ function nextAttempt(all: ActualContainer[], name: string): number {
   return max + 1
 }
 
-function oldSpec(annotations: Record<string, string> | undefined, key: string): unknown {
-  const raw = annotations?.[key]
-  if (!raw) return undefined
-  try {
-    return JSON.parse(raw)
-  } catch {
-    return undefined
-  }
-}
 
 /** Whether an exited container must run again under the pod's restart policy. */
 export function shouldRestart(policy: DesiredPod['restartPolicy'], c: ActualContainer, init: boolean): boolean {
@@ -197,7 +188,7 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
     p.createSandbox = true
     p.change = 'configured'
     p.reason = 'pod-level config changed: recreating the pod'
-    p.changes = diffSpecs(oldSpec(current.annotations, Annotation.podSpec), d.pod, 'pod').filter((c) => c.sandbox)
+    p.changes = diffSpecs(annotationJson(current.annotations, Annotation.podSpec), d.pod, 'pod').filter((c) => c.sandbox)
     if (p.changes.length === 0) p.changes = [{path: 'pod', from: current.sandboxHash, to: d.sandboxHash, sandbox: true}]
   } else if (current && current.state !== 'READY') {
     p.killPod = true
@@ -262,7 +253,7 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
         p.killContainers.push({id: c.id, name: c.name, reason: 'config changed', remove: false})
       }
       p.startContainers.push({container: dc, attempt: nextAttempt(all, dc.name), backoffStep: 0, reason: 'config changed'})
-      const changes = diffSpecs(oldSpec(c.annotations, Annotation.containerSpec), dc.spec, `containers[${dc.name}]`)
+      const changes = diffSpecs(annotationJson(c.annotations, Annotation.containerSpec), dc.spec, `containers[${dc.name}]`)
       p.changes.push(...(changes.length > 0 ? changes : [{path: `containers[${dc.name}]`, from: c.hash, to: dc.hash, sandbox: false}]))
       continue
     }

@@ -2,7 +2,7 @@
 // sandbox, the containers' states and exit codes, the sandbox IP), and the kubectl table columns.
 import type {ContainerStatus as K8sContainerStatus, ContainerState as K8sContainerState, Pod, PodCondition} from 'kubernetes-types/core/v1.js'
 import type {ActualContainer, ActualPod} from '../model/actual.js'
-import {Annotation} from './labels.js'
+import {Annotation, annotationJson} from './labels.js'
 import {backoffFor, defaultBackoff, shouldRestart, type BackoffPolicy} from './plan.js'
 
 export interface StatusExtras {
@@ -34,15 +34,14 @@ function terminated(c: ActualContainer): K8sContainerState {
 }
 
 function storedPod(a: ActualPod): Pod {
-  const raw = a.sandboxes[0]?.annotations[Annotation.podSpec]
-  if (raw) {
-    try {
-      return JSON.parse(raw) as Pod
-    } catch {
-      // fall through to a minimal pod
+  return (
+    annotationJson<Pod>(a.sandboxes[0]?.annotations, Annotation.podSpec) ?? {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {name: a.name, namespace: a.namespace},
+      spec: {containers: []},
     }
-  }
-  return {apiVersion: 'v1', kind: 'Pod', metadata: {name: a.name, namespace: a.namespace}, spec: {containers: []}}
+  )
 }
 
 /** The Kubernetes Pod (spec from the sandbox annotation, status from the runtime) at time `now`. */
@@ -50,14 +49,8 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
   const pod = storedPod(a)
   const spec = pod.spec ?? {containers: []}
   // The sandbox holds the pod as first created; a replaced container carries its own newer spec.
-  const latestSpec = <T extends {name: string}>(c: T): T => {
-    const raw = a.containers.find((x) => x.name === c.name)?.annotations[Annotation.containerSpec]
-    try {
-      return raw ? (JSON.parse(raw) as T) : c
-    } catch {
-      return c
-    }
-  }
+  const latestSpec = <T extends {name: string}>(c: T): T =>
+    annotationJson<T>(a.containers.find((x) => x.name === c.name)?.annotations, Annotation.containerSpec) ?? c
   spec.containers = spec.containers.map(latestSpec)
   if (spec.initContainers) spec.initContainers = spec.initContainers.map(latestSpec)
   const sb = a.sandboxes[0]
