@@ -59,6 +59,7 @@ import {
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {type Endpoint, resolveEndpoint} from './endpoint.js'
 import {CriError, GrpcCode, grpcCodeName, mapGrpcError} from './errors.js'
+import {LeanTimeout, LeanUnary} from './lean-h2.js'
 
 /** The CRI API version podrun speaks. */
 export const CRI_API_VERSION = 'v1'
@@ -138,6 +139,7 @@ export class CriClient {
   private readonly rt: RuntimeServiceClient
   private readonly img: ImageServiceClient
   private readonly onCall?: ConnectOptions['onCall']
+  private lean: LeanUnary | undefined
 
   /** Use connectCri(), which also checks the API version. */
   constructor(target: Endpoint, opts: ConnectOptions = {}) {
@@ -159,8 +161,43 @@ export class CriClient {
   }
 
   close(): void {
+    this.lean?.close()
+    this.lean = undefined
     this.img.close()
     this.rt.close()
+  }
+
+  /**
+   * A RuntimeService call with an encoded request, answered with the encoded response: for the
+   * daemon's frequent lists, which read only a few fields. Over the lean HTTP/2 path when it can
+   * answer (see lean-h2.ts), otherwise through grpc-js, so errors are the same as everywhere else.
+   */
+  async callRaw(method: string, request: Uint8Array, timeoutMs: number = this.timeoutMs): Promise<Buffer> {
+    const started = performance.now()
+    const path = `/${RUNTIME_SERVICE}/${method}`
+    this.lean ??= new LeanUnary(this.target, MAX_MESSAGE_BYTES)
+    try {
+      const res = await this.lean.call(path, request, timeoutMs)
+      this.report(method, GrpcCode.OK, started)
+      return res
+    } catch (e) {
+      if (e instanceof LeanTimeout) {
+        this.report(method, GrpcCode.DEADLINE_EXCEEDED, started)
+        throw mapGrpcError({code: GrpcCode.DEADLINE_EXCEEDED, details: e.message}, {method: `${RUNTIME_SERVICE}/${method}`, endpoint: this.target.display, timeoutMs})
+      }
+    }
+    const identity = (b: Buffer) => b
+    return new Promise<Buffer>((resolve, reject) => {
+      this.rt.makeUnaryRequest(path, identity, identity, Buffer.from(request), new Metadata(), {deadline: Date.now() + timeoutMs}, (err, res) => {
+        if (err || !res) {
+          this.report(method, err?.code ?? GrpcCode.INTERNAL, started)
+          reject(mapGrpcError(err, {method: `${RUNTIME_SERVICE}/${method}`, endpoint: this.target.display, timeoutMs}))
+          return
+        }
+        this.report(method, GrpcCode.OK, started)
+        resolve(res)
+      })
+    })
   }
 
   // ---- runtime ----

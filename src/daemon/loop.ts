@@ -218,7 +218,6 @@ export class ReconcileLoop {
     }
     this.cri?.close()
     this.cri = undefined
-    this.relister?.close()
     this.relister = undefined
   }
 
@@ -345,7 +344,7 @@ export class ReconcileLoop {
       return
     }
     this.cri = cri
-    this.relister = new Relister(cri.target, this.opts.timeoutMs, this.metrics.onCall, (source) => this.source.owns(source))
+    this.relister = new Relister(cri, (source) => this.source.owns(source))
     this.reconnectDelay = this.opts.reconnect.initialMs
     const wasDown = this.runtime.error !== undefined
     this.runtime = {up: true, endpoint: cri.endpoint, name: cri.runtimeName, version: cri.runtimeVersion, since: iso(this.now()), events: 'unknown'}
@@ -383,7 +382,6 @@ export class ReconcileLoop {
         this.cancelEvents = undefined
         this.cri = undefined
         cri.close()
-        this.relister?.close()
         this.relister = undefined
       }
       this.runtimeDown(e)
