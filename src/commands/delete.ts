@@ -24,6 +24,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
     'ignore-not-found': Flags.boolean({summary: 'Deleting a pod that does not exist is not an error.'}),
     'grace-period': Flags.integer({summary: 'Seconds to wait for containers to stop (default: the pod\'s own).', min: 0}),
     parallel: Flags.integer({summary: 'Pods deleted at once.', default: 4, min: 1}),
+    force: Flags.boolean({summary: 'Also delete pods a podrun daemon runs (it starts them again while their file is in its folder).'}),
   }
 
   async run(): Promise<void> {
@@ -41,13 +42,18 @@ export default class Delete extends BaseCommand<typeof Delete> {
     }
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {observe} = await import('../reconcile/observe.js')
+    const {deleteRefusal} = await import('../daemon/ownership.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       const wanted = keys ?? new Set(names.map((n) => `${flags.namespace}/${n}`))
-      const selected = (a: {key: string; namespace: string}) =>
-        flags.all && !flags.filename ? flags['all-namespaces'] || a.namespace === flags.namespace : wanted.has(a.key)
+      const byAll = flags.all && !flags.filename
+      const chosen = (a: {key: string; namespace: string}) => (byAll ? flags['all-namespaces'] || a.namespace === flags.namespace : wanted.has(a.key))
       const listing = await observe(cri)
-      const present = new Set(listing.filter(selected).map((a) => a.key))
+      const present = new Set(listing.filter(chosen).map((a) => a.key))
+      // A daemon's pods stay unless forced: named ones are an error, --all passes them by.
+      const refused = flags.force ? [] : listing.filter(chosen).flatMap((a) => deleteRefusal(a) ?? [])
+      for (const r of refused) process.stderr.write(`${byAll ? 'skipped' : 'error'}: ${r}\n`)
+      const selected = (a: {key: string; namespace: string; source: string}) => chosen(a) && (flags.force || deleteRefusal(a) === undefined)
       const missing = flags.all && !flags.filename ? [] : [...wanted].filter((k) => !present.has(k))
       const res = await reconcilePass([], {
         cri,
@@ -64,6 +70,13 @@ export default class Delete extends BaseCommand<typeof Delete> {
       }
       const failed = res.results.filter((r) => !r.ok)
       if (failed.length > 0) throw new PodrunError(`${failed.length} pod(s) could not be deleted`, {exitCode: ExitCode.partial, reason: 'DeleteFailed'})
+      if (refused.length > 0 && !byAll) {
+        throw new PodrunError(`${refused.length} pod(s) left running: a podrun daemon runs them`, {
+          exitCode: ExitCode.partial,
+          reason: 'OwnedByDaemon',
+          suggestions: ['remove the manifest from the daemon\'s folder, or use --force'],
+        })
+      }
       if (missing.length > 0 && !flags['ignore-not-found']) {
         throw new PodrunError(`pods not found: ${missing.map((k) => k.replace('/', '/pod/')).join(', ')}`, {
           exitCode: ExitCode.invalid,

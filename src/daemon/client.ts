@@ -2,7 +2,7 @@
 // failure (no daemon, no permission, a slow answer, a garbled one) is "no daemon": callers fall back
 // to the runtime alone.
 import http from 'node:http'
-import type {Pod, PodCondition} from 'kubernetes-types/core/v1.js'
+import type {ContainerStatus, Pod, PodCondition} from 'kubernetes-types/core/v1.js'
 import {statusOverrides, type DaemonPodInfo, type DaemonPodList} from './view.js'
 
 export async function fetchDaemonPods(socketPath: string, timeoutMs = 1000): Promise<DaemonPodList | undefined> {
@@ -57,4 +57,36 @@ export function annotatePod(pod: Pod, info: DaemonPodInfo | undefined): void {
   if (info.lastError && !messages.length && info.status !== 'Running') messages.push(`${info.lastError.reason}: ${info.lastError.message}`)
   pod.status.conditions = conds
   if (messages.length > 0) pod.status.message = messages.join('; ')
+}
+
+/**
+ * A pod the daemon wants and the runtime does not have (its sandbox failed, or is being made), as
+ * the kubelet reports one: Pending, containers waiting in ContainerCreating (PodInitializing behind
+ * init containers), or the reason the daemon knows (ErrImagePull, ...).
+ */
+export function podFromDaemon(info: DaemonPodInfo, nodeName: string): Pod | undefined {
+  if (!info.absent || info.conflict) return undefined
+  const {initContainers, containers} = info.absent
+  const status = (c: {name: string; image: string}, fallback: string): ContainerStatus => {
+    const w = info.waiting[c.name]
+    return {name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, started: false, state: {waiting: {reason: w?.reason ?? fallback, ...(w?.message ? {message: w.message} : {})}}}
+  }
+  const behindInits = initContainers.length > 0 ? 'PodInitializing' : 'ContainerCreating'
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {name: info.name, namespace: info.namespace, annotations: {'podrun.io/source': info.source}},
+    spec: {nodeName, containers: containers.map((c) => ({name: c.name, image: c.image})), ...(initContainers.length > 0 ? {initContainers: initContainers.map((c) => ({name: c.name, image: c.image}))} : {})},
+    status: {
+      phase: 'Pending',
+      conditions: [
+        {type: 'PodScheduled', status: 'True'},
+        {type: 'Initialized', status: initContainers.length > 0 ? 'False' : 'True'},
+        {type: 'ContainersReady', status: 'False'},
+        {type: 'Ready', status: 'False'},
+      ],
+      ...(initContainers.length > 0 ? {initContainerStatuses: initContainers.map((c, i) => status(c, i === 0 ? 'ContainerCreating' : 'PodInitializing'))} : {}),
+      containerStatuses: containers.map((c) => status(c, behindInits)),
+    },
+  }
 }

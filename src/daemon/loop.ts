@@ -695,6 +695,10 @@ export class ReconcileLoop {
       } else {
         const w = Object.values(waiting)[0]
         info.status = w?.reason ?? (d ? 'ContainerCreating' : 'Pending')
+        if (d && !conflict) {
+          const ref = (c: DesiredPod['containers'][number]) => ({name: c.name, image: c.spec.image ?? ''})
+          info.absent = {initContainers: d.initContainers.map(ref), containers: d.containers.map(ref)}
+        }
       }
       if (errLines.length > 0) {
         info.manifestError = errLines[0]

@@ -1,7 +1,9 @@
 // Who may change a pod: the source that created it (its `podrun.io/source` label). `podrun apply`
 // owns the pods labelled `apply`; a daemon owns the pods labelled with a file of its manifest
 // folder. Neither changes nor prunes the other's pods: apply refuses (per pod, naming the file that
-// owns it), the daemon reports a conflict and leaves the pod alone.
+// owns it), the daemon reports a conflict and leaves the pod alone. `podrun delete` leaves a
+// daemon's pods alone unless forced: the daemon would start them again (as the kubelet does with
+// static pods); removing the file is how such a pod goes.
 import type {ActualPod} from '../model/actual.js'
 import type {DesiredPod} from '../model/desired.js'
 
@@ -26,7 +28,7 @@ export function splitByOwner(desired: DesiredPod[], actual: ActualPod[], source:
       allowed.push(d)
       continue
     }
-    const file = owner.startsWith('/')
+    const file = isDaemonSource(owner)
     refused.push({
       key: d.key,
       name: d.name,
@@ -38,4 +40,13 @@ export function splitByOwner(desired: DesiredPod[], actual: ActualPod[], source:
     })
   }
   return {allowed, refused}
+}
+
+/** A daemon's pods are labelled with the absolute path of their manifest file. */
+export const isDaemonSource = (source: string): boolean => source.startsWith('/')
+
+/** Why `podrun delete` leaves this pod alone, or undefined when it may delete it. */
+export function deleteRefusal(pod: {key: string; source: string}): string | undefined {
+  if (!isDaemonSource(pod.source)) return undefined
+  return `pod ${pod.key} is run by a podrun daemon from ${pod.source}: remove that file from the daemon's folder instead (--force deletes the pod anyway, and a running daemon starts it again)`
 }

@@ -40,7 +40,17 @@ export interface DaemonPodInfo {
   conflict?: string
   /** Running from the last good version of a broken manifest. */
   frozen?: boolean
+  /**
+   * The manifest's containers, for a pod the runtime does not have (its sandbox could not be made,
+   * or not yet): what `get pods` shows for it, as kubectl shows a pod still being created.
+   */
+  absent?: {initContainers: ContainerRef[]; containers: ContainerRef[]}
   events: DaemonEvent[]
+}
+
+export interface ContainerRef {
+  name: string
+  image: string
 }
 
 export interface DaemonStatus {

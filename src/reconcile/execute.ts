@@ -142,7 +142,9 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
       step('creating sandbox')
       await fs.mkdir(sandboxConfig!.logDirectory, {recursive: true})
       count()
-      sandboxId = await withRetry(() => ctx.cri.runPodSandbox(sandboxConfig!))
+      // No RuntimeClass objects on a standalone node: the class name is the runtime's handler name
+      // (a key of containerd's runtimes table, or of CRI-O's runtimes).
+      sandboxId = await withRetry(() => ctx.cri.runPodSandbox(sandboxConfig!, d.pod.spec?.runtimeClassName ?? ''))
       res.sandboxId = sandboxId
     }
 

@@ -124,7 +124,7 @@ describe('podrun daemon against the real runtime', {concurrency: false, timeout:
       process.kill(daemon.pid, 'SIGKILL')
       await exited(daemon)
     }
-    await podrun('delete', 'pods', '--all', '-n', ns, '--grace-period', '0')
+    await podrun('delete', 'pods', '--all', '-n', ns, '--grace-period', '0', '--force')
     cri?.close()
     fs.rmSync(work, {recursive: true, force: true})
   })
@@ -138,6 +138,24 @@ describe('podrun daemon against the real runtime', {concurrency: false, timeout:
     await waitFor('ready', async () => (await api('/readyz')).code === 200)
     const get = await podrun('get', 'pods', '-n', ns)
     assert.match(get.stdout, /web\s+1\/1\s+Running\s+0/)
+  })
+
+  it('a pod whose sandbox cannot be made shows in get pods as ContainerCreating, with the runtime\'s message', async () => {
+    write('nohandler.yaml', pod('nohandler').replace('  restartPolicy:', '  runtimeClassName: podrun-no-such-handler\n  restartPolicy:'))
+    const info = await waitFor('the failure', async () => {
+      const i = await daemonPod('nohandler')
+      return i?.lastError ? i : undefined
+    })
+    assert.match(info.lastError!.message, /podrun-no-such-handler/)
+    const get = await podrun('get', 'pods', '-n', ns, '-o', 'wide')
+    assert.equal(get.code, 0, get.stderr)
+    assert.match(get.stdout, /nohandler\s+0\/1\s+ContainerCreating\s+0\s.*podrun-no-such-handler/)
+    const one = JSON.parse((await podrun('get', 'pods', 'nohandler', '-n', ns, '-o', 'json')).stdout)
+    assert.equal(one.status.phase, 'Pending')
+    assert.equal(one.status.containerStatuses[0].state.waiting.reason, 'ContainerCreating')
+    fs.rmSync(path.join(manifestDir, 'nohandler.yaml'))
+    await waitFor('nohandler gone from the view', async () => (await daemonPod('nohandler')) === undefined)
+    assert.equal((await sandboxesOf('nohandler')).length, 0)
   })
 
   it('a second daemon on the same state folder refuses with a clear message', async () => {
@@ -223,6 +241,15 @@ describe('podrun daemon against the real runtime', {concurrency: false, timeout:
     assert.equal(r.code, 3, r.stdout + r.stderr)
     assert.match(r.stderr, new RegExp(`pod ${ns}/web is run by a podrun daemon from ${path.join(manifestDir, 'web.yaml')}`))
     assert.match(r.stdout, /pod\/web refused/)
+    // delete leaves a daemon's pod alone unless forced (the daemon would start it again).
+    const webId = (await runningOf('web'))[0].id
+    const del = await podrun('delete', 'pod', 'web', '-n', ns)
+    assert.equal(del.code, 3, del.stdout + del.stderr)
+    assert.match(del.stderr, new RegExp(`pod ${ns}/web is run by a podrun daemon from ${path.join(manifestDir, 'web.yaml')}: remove that file`))
+    const all = await podrun('delete', 'pods', '--all', '-n', ns, '--grace-period', '0')
+    assert.equal(all.code, 0, all.stdout + all.stderr)
+    assert.match(all.stderr, /skipped: pod .*\/web is run by a podrun daemon/)
+    assert.deepEqual((await runningOf('web')).map((c) => c.id), [webId])
     // A pod of apply named in the folder is a conflict the daemon reports and leaves alone.
     const applied = path.join(work, 'applied.yaml')
     fs.writeFileSync(applied, pod('applied'))

@@ -8,7 +8,9 @@ import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import {ApiServer, type ApiSource} from '../../src/daemon/api.js'
-import {annotatePod, daemonExtras, fetchDaemonPods, MANIFEST_CONDITION} from '../../src/daemon/client.js'
+import {annotatePod, daemonExtras, fetchDaemonPods, MANIFEST_CONDITION, podFromDaemon} from '../../src/daemon/client.js'
+import {deleteRefusal} from '../../src/daemon/ownership.js'
+import {statusReason} from '../../src/reconcile/status.js'
 import {DaemonMetrics, Histogram} from '../../src/daemon/metrics.js'
 import {parseListen} from '../../src/daemon/options.js'
 import type {DaemonPodInfo, DaemonStatus} from '../../src/daemon/view.js'
@@ -149,6 +151,38 @@ describe('merging the daemon view into get pods', () => {
     const pod: Pod = {status: {phase: 'Running'}}
     annotatePod(pod, undefined)
     assert.deepEqual(pod, {status: {phase: 'Running'}})
+  })
+
+  it('a pod the runtime does not have is Pending, its containers being created, with the daemon\'s last error', () => {
+    const info: DaemonPodInfo = {
+      key: 'default/nosb', name: 'nosb', namespace: 'default', source: '/m/nosb.yaml', phase: 'Pending', ready: false, status: 'ContainerCreating', restarts: 0,
+      waiting: {}, events: [], lastError: {time: '2026-01-01T00:00:00Z', reason: 'Error', message: 'RunPodSandbox: no runtime for "x" is configured'},
+      absent: {initContainers: [], containers: [{name: 'a', image: 'img:1'}, {name: 'b', image: 'img:2'}]},
+    }
+    const pod = podFromDaemon(info, 'node1')!
+    annotatePod(pod, info)
+    assert.equal(pod.status?.phase, 'Pending')
+    assert.equal(statusReason(pod), 'ContainerCreating')
+    assert.deepEqual(pod.status?.containerStatuses?.map((c) => [c.name, c.image, c.ready]), [['a', 'img:1', false], ['b', 'img:2', false]])
+    assert.equal(pod.spec?.nodeName, 'node1')
+    assert.match(pod.status?.message ?? '', /no runtime for "x"/)
+    // Behind init containers (kubectl: Init:0/1), and with a pull failure the daemon knows.
+    const init = podFromDaemon({...info, waiting: {}, absent: {initContainers: [{name: 'i', image: 'img:0'}], containers: [{name: 'a', image: 'img:1'}]}}, 'n')!
+    assert.equal(statusReason(init), 'Init:ContainerCreating')
+    const pull = podFromDaemon({...info, waiting: {a: {reason: 'ErrImagePull', message: 'not found'}}}, 'n')!
+    assert.equal(statusReason(pull), 'ErrImagePull')
+    assert.equal(pull.status?.containerStatuses?.[0].state?.waiting?.reason, 'ErrImagePull')
+    // Nothing for pods the runtime has, or that belong to someone else.
+    assert.equal(podFromDaemon({...info, absent: undefined}, 'n'), undefined)
+    assert.equal(podFromDaemon({...info, conflict: 'apply'}, 'n'), undefined)
+  })
+})
+
+describe('podrun delete and a daemon\'s pods', () => {
+  it('refuses pods whose source is a manifest file, naming it; others may go', () => {
+    assert.match(deleteRefusal({key: 'default/web', source: '/etc/podrun/manifests/web.yaml'}) ?? '', /run by a podrun daemon from \/etc\/podrun\/manifests\/web\.yaml: remove that file/)
+    assert.equal(deleteRefusal({key: 'default/web', source: 'apply'}), undefined)
+    assert.equal(deleteRefusal({key: 'default/web', source: ''}), undefined)
   })
 })
 

@@ -69,6 +69,13 @@ describe('the engine against the fake runtime', () => {
     assert.match(byName.c.error ?? '', /registry\.test\/missing:1/)
   })
 
+  it('runtimeClassName is the runtime handler of the sandbox', async () => {
+    const st = desiredStateFromTexts([{file: 'rc.yaml', text: 'apiVersion: v1\nkind: Pod\nmetadata: {name: rc}\nspec:\n  runtimeClassName: kata\n  containers: [{name: main, image: registry.test/app:1.0}]\n'}], {source: () => 'apply'})
+    fake.resetCalls()
+    await reconcilePass(st.pods, opts(st))
+    assert.deepEqual(fake.callsOf('RunPodSandbox').map((c) => (c.request as {runtimeHandler: string}).runtimeHandler), ['kata'])
+  })
+
   it('a non-transient error is not retried within the pass', async () => {
     const st = pods({name: 'd', image: 'registry.test/app:1.0'})
     fake.resetCalls()

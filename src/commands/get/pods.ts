@@ -27,18 +27,27 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
     const {hostInfo} = await import('../../reconcile/engine.js')
     const {viewPods} = await import('../../reconcile/pod-view.js')
     const {statusReason} = await import('../../reconcile/status.js')
-    const {fetchDaemonPods, daemonExtras, annotatePod} = await import('../../daemon/client.js')
+    const {fetchDaemonPods, daemonExtras, annotatePod, podFromDaemon} = await import('../../daemon/client.js')
     // A daemon that answers knows what the runtime cannot tell (back-off, pulls, broken manifests).
     const asked = fetchDaemonPods(flags['daemon-socket'])
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       const daemon = await asked
       const known = new Map(daemon?.pods.map((p) => [p.key, p]))
-      const all = await viewPods(cri, await hostInfo(), daemon ? (a) => daemonExtras(daemon, known.get(a.key)) : undefined)
-      for (const v of all) annotatePod(v.pod, known.get(v.actual.key))
-      const views = all.filter(
-        (v) => (flags['all-namespaces'] || v.actual.namespace === flags.namespace) && (!args.name || v.actual.name === args.name),
-      )
+      const host = await hostInfo()
+      const fromRuntime = await viewPods(cri, host, daemon ? (a) => daemonExtras(daemon, known.get(a.key)) : undefined)
+      for (const v of fromRuntime) annotatePod(v.pod, known.get(v.actual.key))
+      const all = fromRuntime.map((v) => ({pod: v.pod, key: v.actual.key, name: v.actual.name, namespace: v.actual.namespace, source: v.actual.source}))
+      // Pods the daemon wants that the runtime does not have (a sandbox that fails): Pending.
+      const inRuntime = new Set(all.map((v) => v.key))
+      for (const info of daemon?.pods ?? []) {
+        const pod = inRuntime.has(info.key) ? undefined : podFromDaemon(info, host.nodeName)
+        if (!pod) continue
+        annotatePod(pod, info)
+        all.push({pod, key: info.key, name: info.name, namespace: info.namespace, source: info.source})
+      }
+      all.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name))
+      const views = all.filter((v) => (flags['all-namespaces'] || v.namespace === flags.namespace) && (!args.name || v.name === args.name))
       if (args.name && views.length === 0) {
         throw new PodrunError(`pod "${args.name}" not found in namespace ${flags.namespace}`, {reason: 'NotFound', exitCode: ExitCode.invalid})
       }
@@ -58,7 +67,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
       const now = Date.now()
       const wide = flags.output === 'wide'
       const headers = [...(flags['all-namespaces'] ? ['NAMESPACE'] : []), 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(wide ? ['IP', 'NODE', 'SOURCE', 'MESSAGE'] : [])]
-      const rows = views.map(({pod: p, actual}) => {
+      const rows = views.map(({pod: p, namespace, name, source}) => {
         const cs = p.status?.containerStatuses ?? []
         const restarts = cs.reduce((n, c) => n + (c.restartCount ?? 0), 0)
         const last = cs
@@ -68,13 +77,13 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
           .pop()
         const created = p.metadata?.creationTimestamp ? Date.parse(p.metadata.creationTimestamp) : now
         return [
-          ...(flags['all-namespaces'] ? [actual.namespace] : []),
-          actual.name,
+          ...(flags['all-namespaces'] ? [namespace] : []),
+          name,
           `${cs.filter((c) => c.ready).length}/${cs.length}`,
           statusReason(p),
           restarts > 0 && last ? `${restarts} (${formatDuration(now - Date.parse(last))} ago)` : String(restarts),
           formatDuration(now - created),
-          ...(wide ? [p.status?.podIP ?? '<none>', p.spec?.nodeName ?? '<none>', actual.source || '<none>', p.status?.message ?? '<none>'] : []),
+          ...(wide ? [p.status?.podIP ?? '<none>', p.spec?.nodeName ?? '<none>', source || '<none>', p.status?.message ?? '<none>'] : []),
         ]
       })
       process.stdout.write(renderTable(headers, rows))
