@@ -25,6 +25,7 @@ import {desiredStateFromTexts} from '../src/manifest/index.js'
 import {podUid} from '../src/reconcile/labels.js'
 import {buildContainerConfig} from '../src/reconcile/container-config.js'
 import {buildSandboxConfig, cgroupParent, parseResolvConf} from '../src/reconcile/sandbox-config.js'
+import {podYaml, type PodYamlOptions} from '../test/support/pod-yaml.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
@@ -48,20 +49,7 @@ const median = (xs: number[]) => {
 }
 const nsToMs = (ns: bigint) => Number(ns / 1000n) / 1000
 
-function pod(name: string, o: {cmd?: string; hostNetwork?: boolean} = {}): string {
-  return `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
-  terminationGracePeriodSeconds: 0
-${o.hostNetwork ? '  hostNetwork: true\n' : ''}  containers:
-    - name: main
-      image: ${image}
-      command: ["sh", "-c", ${JSON.stringify(o.cmd ?? 'exec sleep 3600')}]
-`
-}
+const pod = (name: string, o: Partial<PodYamlOptions> = {}): string => podYaml(name, {namespace: ns, image: image!, terminationGracePeriodSeconds: 0, ...o})
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000, every = 20): Promise<T> {
   const end = Date.now() + ms

@@ -8,6 +8,7 @@ import {fileURLToPath} from 'node:url'
 import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
 import {runPodrun, type Run} from '../support/cli.js'
+import {podYaml, type PodYamlOptions} from '../support/pod-yaml.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
@@ -23,21 +24,7 @@ const podrun = (...args: string[]): Promise<Run> => runPodrun(env, args, 180_000
 
 const ns2 = `${ns}-x`
 
-function pod(name: string, opts: {image?: string; cmd?: string; hostPort?: number; restartPolicy?: string; namespace?: string} = {}): string {
-  return `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: ${opts.namespace ?? ns}
-spec:
-  restartPolicy: ${opts.restartPolicy ?? 'Always'}
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: main
-      image: ${opts.image ?? image}
-      command: ["sh", "-c", ${JSON.stringify(opts.cmd ?? 'echo started; exec sleep 3600')}]
-${opts.hostPort ? `      ports:\n        - {containerPort: 8080, hostPort: ${opts.hostPort}, hostIP: 127.0.0.1}\n` : ''}`
-}
+const pod = (name: string, o: Partial<PodYamlOptions> = {}): string => podYaml(name, {namespace: ns, image: image!, cmd: 'echo started; exec sleep 3600', ...o})
 
 function write(dir: string, files: Record<string, string>): string {
   const d = path.join(work, dir)

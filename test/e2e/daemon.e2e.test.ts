@@ -15,6 +15,7 @@ import {fileURLToPath} from 'node:url'
 import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
 import {runPodrun, type Run} from '../support/cli.js'
+import {podYaml, type PodYamlOptions} from '../support/pod-yaml.js'
 import type {Container} from '../../src/cri/types.js'
 import type {DaemonPodInfo, DaemonPodList} from '../../src/daemon/view.js'
 
@@ -85,21 +86,7 @@ function tail(): string {
   }
 }
 
-function pod(name: string, o: {image?: string; cmd?: string; restartPolicy?: string} = {}): string {
-  return `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
-  restartPolicy: ${o.restartPolicy ?? 'Always'}
-  terminationGracePeriodSeconds: 1
-  containers:
-    - name: main
-      image: ${o.image ?? image}
-      command: ["sh", "-c", ${JSON.stringify(o.cmd ?? 'exec sleep 3600')}]
-`
-}
+const pod = (name: string, o: Partial<PodYamlOptions> = {}): string => podYaml(name, {namespace: ns, image: image!, ...o})
 
 const write = (f: string, text: string) => fs.writeFileSync(path.join(manifestDir, f), text)
 
@@ -141,7 +128,7 @@ describe('podrun daemon against the real runtime', {concurrency: false, timeout:
   })
 
   it('a pod whose sandbox cannot be made shows in get pods as ContainerCreating, with the runtime\'s message', async () => {
-    write('nohandler.yaml', pod('nohandler').replace('  restartPolicy:', '  runtimeClassName: podrun-no-such-handler\n  restartPolicy:'))
+    write('nohandler.yaml', pod('nohandler', {runtimeClassName: 'podrun-no-such-handler'}))
     const info = await waitFor('the failure', async () => {
       const i = await daemonPod('nohandler')
       return i?.lastError ? i : undefined
