@@ -91,6 +91,42 @@ export function requestHeaders(path: string, authority: string, timeoutMs: numbe
   ])
 }
 
+/**
+ * The frames of a request (HEADERS, then DATA split at the frame size), built once per message,
+ * path and deadline (the daemon sends the same few requests again and again) and copied with the
+ * stream id written in.
+ */
+const templates = new WeakMap<Uint8Array, Map<string, {bytes: Buffer; idAt: number[]}>>()
+
+function requestFrames(path: string, authority: string, timeoutMs: number, message: Uint8Array, id: number): Buffer {
+  let forMessage = templates.get(message)
+  if (!forMessage) templates.set(message, (forMessage = new Map()))
+  const key = `${path}\u0000${authority}\u0000${timeoutMs}`
+  let t = forMessage.get(key)
+  if (!t) {
+    const body = Buffer.allocUnsafe(5 + message.length)
+    body[0] = 0
+    body.writeUInt32BE(message.length, 1)
+    body.set(message, 5)
+    const frames = [frame(HEADERS, END_HEADERS, 0, requestHeaders(path, authority, timeoutMs))]
+    for (let at = 0; at < body.length; at += MAX_FRAME) {
+      const end = Math.min(body.length, at + MAX_FRAME)
+      frames.push(frame(DATA, end === body.length ? END_STREAM : 0, 0, body.subarray(at, end)))
+    }
+    const idAt: number[] = []
+    let offset = 0
+    for (const f of frames) {
+      idAt.push(offset + 5)
+      offset += f.length
+    }
+    t = {bytes: Buffer.concat(frames), idAt}
+    forMessage.set(key, t)
+  }
+  const out = Buffer.from(t.bytes)
+  for (const at of t.idAt) out.writeUInt32BE(id, at)
+  return out
+}
+
 interface Call {
   chunks: Buffer[]
   size: number
@@ -146,15 +182,7 @@ class Connection {
     const id = this.nextId
     this.nextId += 2
     if (this.nextId > MAX_STREAM_ID) this.draining = true
-    const body = Buffer.allocUnsafe(5 + message.length)
-    body[0] = 0
-    body.writeUInt32BE(message.length, 1)
-    body.set(message, 5)
-    const frames: Buffer[] = [frame(HEADERS, END_HEADERS, id, requestHeaders(path, this.authority, timeoutMs))]
-    for (let at = 0; at < body.length; at += MAX_FRAME) {
-      const end = Math.min(body.length, at + MAX_FRAME)
-      frames.push(frame(DATA, end === body.length ? END_STREAM : 0, id, body.subarray(at, end)))
-    }
+    const bytes = requestFrames(path, this.authority, timeoutMs, message, id)
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.end(id)
@@ -162,7 +190,7 @@ class Connection {
         reject(new LeanTimeout(`no answer within ${timeoutMs}ms`))
       }, timeoutMs)
       this.calls.set(id, {chunks: [], size: 0, trailers: false, timer, resolve, reject})
-      this.sock.write(Buffer.concat(frames))
+      this.sock.write(bytes)
     })
   }
 
