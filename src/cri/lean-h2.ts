@@ -45,6 +45,8 @@ const WINDOW = 1 << 30
 /** The largest frame a peer may send without a SETTINGS_MAX_FRAME_SIZE from us (RFC 9113 6.5.2). */
 const MAX_FRAME = 16_384
 const MAX_STREAM_ID = 0x7fffffff
+/** The flow-control window a peer grants before its SETTINGS and WINDOW_UPDATEs. */
+const INITIAL_PEER_WINDOW = 65_535
 
 function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
   const f = Buffer.allocUnsafe(9 + payload.length)
@@ -334,6 +336,9 @@ export class LeanUnary {
 
   /** The response message; rejects with LeanMiss (ask the full client) or LeanTimeout. */
   call(path: string, message: Uint8Array, timeoutMs: number): Promise<Buffer> {
+    // Requests are sent without waiting for the peer's WINDOW_UPDATEs: only what fits in the
+    // window every peer starts with (RFC 9113 6.9.2) goes this way.
+    if (message.length + 5 > INITIAL_PEER_WINDOW) return Promise.reject(new LeanMiss(`request of ${message.length} bytes: larger than the lean path sends`))
     if (!this.conn?.usable) {
       const c = new Connection(this.target, this.authority, this.maxMessageBytes)
       this.open.add(c)

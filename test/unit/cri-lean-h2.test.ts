@@ -106,12 +106,17 @@ describe('lean HTTP/2 unary calls', () => {
     assert.ok(srv.sessions() - before <= 1)
   })
 
-  it('reads a large answer over many DATA frames, and a large request', async () => {
-    srv.handle(echo)
+  it('reads a large answer over many DATA frames; sends requests over one frame in several', async () => {
     const big = Buffer.alloc(3 << 20, 7)
-    const back = await lean.call(PATH, big, 5000)
+    srv.handle((s) => answer(s, big))
+    const back = await lean.call(PATH, Buffer.from('x'), 5000)
     assert.equal(back.length, big.length)
     assert.ok(back.equals(big))
+    srv.handle(echo)
+    const mid = Buffer.alloc(40_000, 3)
+    assert.ok((await lean.call(PATH, mid, 5000)).equals(mid))
+    // More than the window a peer grants at first is not sent this way.
+    await assert.rejects(lean.call(PATH, Buffer.alloc(70_000), 5000), LeanMiss)
   })
 
   it('an answer larger than the limit is a miss', async () => {
