@@ -187,8 +187,8 @@ class Connection {
     const bytes = requestFrames(path, this.authority, timeoutMs, message, id)
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.end(id)
         this.reset(id)
+        this.end(id)
         reject(new LeanTimeout(`no answer within ${timeoutMs}ms`))
       }, timeoutMs)
       this.calls.set(id, {chunks: [], size: 0, trailers: false, timer, resolve, reject})
