@@ -27,6 +27,7 @@ import {podUid} from '../src/reconcile/labels.js'
 import {buildContainerConfig} from '../src/reconcile/container-config.js'
 import {buildSandboxConfig, cgroupParent, parseResolvConf} from '../src/reconcile/sandbox-config.js'
 import {podYaml, type PodYamlOptions} from '../test/support/pod-yaml.js'
+import {median} from './lib/stats.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
@@ -44,10 +45,6 @@ const stateDir = path.join(work, 'state')
 const socket = path.join(stateDir, 'podrun.sock')
 const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs')}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-}
 const nsToMs = (ns: bigint) => Number(ns / 1000n) / 1000
 
 const pod = (name: string, o: Partial<PodYamlOptions> = {}): string => podYaml(name, {namespace: ns, image: image!, terminationGracePeriodSeconds: 0, ...o})

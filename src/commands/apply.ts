@@ -8,6 +8,15 @@ import {startProgress} from '../lib/progress.js'
 
 export const APPLY_SOURCE = 'apply'
 
+/**
+ * What `apply --prune` deletes (and `diff --prune` shows): pods of apply whose manifests are gone,
+ * inside the namespaces the manifests speak of, as kubectl keeps pruning.
+ */
+export function applyPrune(pods: Array<{namespace: string}>, enabled: boolean): (a: {source: string; namespace: string}) => boolean {
+  const namespaces = new Set(pods.map((p) => p.namespace))
+  return (a) => enabled && a.source === APPLY_SOURCE && namespaces.has(a.namespace)
+}
+
 export default class Apply extends BaseCommand<typeof Apply> {
   static override summary = 'Make the runtime run the pods in the manifests.'
   static override description =
@@ -36,8 +45,6 @@ export default class Apply extends BaseCommand<typeof Apply> {
     const {dataLookup} = await import('../reconcile/data.js')
     const {observe} = await import('../reconcile/observe.js')
     const {splitByOwner} = await import('../daemon/ownership.js')
-    // Like kubectl, pruning stays inside the namespaces the manifests speak of.
-    const namespaces = new Set(state.pods.map((p) => p.namespace))
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       // A pod that a daemon runs from its manifest folder is the daemon's: apply leaves it alone.
@@ -49,7 +56,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
         host: await hostInfo(),
         data: dataLookup(state.configMaps, state.secrets),
         parallel: flags.parallel,
-        prune: (a: {source: string; namespace: string}) => flags.prune && a.source === APPLY_SOURCE && namespaces.has(a.namespace),
+        prune: applyPrune(state.pods, flags.prune),
         actual: listing,
       }
       if (flags['dry-run']) {

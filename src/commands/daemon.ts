@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {parseDuration} from '../lib/duration.js'
 import {PodrunError} from '../lib/errors.js'
+import {DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, defaultOptions, parseListen} from '../daemon/options.js'
 
 export default class Daemon extends BaseCommand<typeof Daemon> {
   static override summary = 'Run the pods of a manifest folder and keep them running (static pods).'
@@ -13,9 +14,9 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     '<%= config.bin %> daemon --manifest-dir ./manifests --state-dir /tmp/podrun --log-level debug',
   ]
   static override flags = {
-    'manifest-dir': Flags.string({char: 'd', summary: 'Folder of Pod manifests to run.', default: '/etc/podrun/manifests'}),
+    'manifest-dir': Flags.string({char: 'd', summary: 'Folder of Pod manifests to run.', default: DEFAULT_MANIFEST_DIR}),
     recursive: Flags.boolean({char: 'R', summary: 'Read subfolders of the manifest folder too.'}),
-    'state-dir': Flags.string({summary: 'Folder of the lock file and the API socket (podrun.sock).', default: '/run/podrun'}),
+    'state-dir': Flags.string({summary: 'Folder of the lock file and the API socket (podrun.sock).', default: DEFAULT_STATE_DIR}),
     'resync-period': Flags.string({summary: 'Full pass (and folder check) at least this often.', default: '10s'}),
     'relist-period': Flags.string({summary: 'How often to relist container states when the runtime has no event stream.', default: '1s'}),
     'backoff-initial': Flags.string({summary: 'First crash-loop (and image pull) back-off delay.', default: '10s'}),
@@ -29,7 +30,6 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
 
   async run(): Promise<void> {
     const {flags} = this
-    const {defaultOptions, parseListen} = await import('../daemon/options.js')
     const {runDaemon} = await import('../daemon/daemon.js')
     const ms = (name: keyof typeof flags) => parseDuration(String(flags[name]), `--${name}`)
     const opts = defaultOptions({

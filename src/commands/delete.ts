@@ -49,12 +49,17 @@ export default class Delete extends BaseCommand<typeof Delete> {
       const byAll = flags.all && !flags.filename
       const chosen = (a: {key: string; namespace: string}) => (byAll ? flags['all-namespaces'] || a.namespace === flags.namespace : wanted.has(a.key))
       const listing = await observe(cri)
-      const present = new Set(listing.filter(chosen).map((a) => a.key))
+      const matched = listing.filter(chosen)
+      const present = new Set(matched.map((a) => a.key))
       // A daemon's pods stay unless forced: named ones are an error, --all passes them by.
-      const refused = flags.force ? [] : listing.filter(chosen).flatMap((a) => deleteRefusal(a) ?? [])
-      for (const r of refused) process.stderr.write(`${byAll ? 'skipped' : 'error'}: ${r}\n`)
-      const selected = (a: {key: string; namespace: string; source: string}) => chosen(a) && (flags.force || deleteRefusal(a) === undefined)
-      const missing = flags.all && !flags.filename ? [] : [...wanted].filter((k) => !present.has(k))
+      const refused = new Map<string, string>()
+      for (const a of flags.force ? [] : matched) {
+        const why = deleteRefusal(a)
+        if (why) refused.set(a.key, why)
+      }
+      for (const why of refused.values()) process.stderr.write(`${byAll ? 'skipped' : 'error'}: ${why}\n`)
+      const selected = (a: {key: string; namespace: string}) => chosen(a) && !refused.has(a.key)
+      const missing = byAll ? [] : [...wanted].filter((k) => !present.has(k))
       const res = await reconcilePass([], {
         cri,
         host: await hostInfo(),
@@ -70,8 +75,8 @@ export default class Delete extends BaseCommand<typeof Delete> {
       }
       const failed = res.results.filter((r) => !r.ok)
       if (failed.length > 0) throw new PodrunError(`${failed.length} pod(s) could not be deleted`, {exitCode: ExitCode.partial, reason: 'DeleteFailed'})
-      if (refused.length > 0 && !byAll) {
-        throw new PodrunError(`${refused.length} pod(s) left running: a podrun daemon runs them`, {
+      if (refused.size > 0 && !byAll) {
+        throw new PodrunError(`${refused.size} pod(s) left running: a podrun daemon runs them`, {
           exitCode: ExitCode.partial,
           reason: 'OwnedByDaemon',
           suggestions: ['remove the manifest from the daemon\'s folder, or use --force'],

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
-import {APPLY_SOURCE} from './apply.js'
+import {APPLY_SOURCE, applyPrune} from './apply.js'
 
 export default class Diff extends BaseCommand<typeof Diff> {
   static override summary = 'Show what apply would change, and why. Exit 1 when something would.'
@@ -19,7 +19,6 @@ export default class Diff extends BaseCommand<typeof Diff> {
     const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE})
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {isNoop} = await import('../reconcile/plan.js')
-    const namespaces = new Set(state.pods.map((p) => p.namespace))
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       const {actions} = await reconcilePass(state.pods, {
@@ -27,7 +26,7 @@ export default class Diff extends BaseCommand<typeof Diff> {
         host: await hostInfo(),
         data: () => undefined,
         parallel: 1,
-        prune: (a) => flags.prune && a.source === APPLY_SOURCE && namespaces.has(a.namespace),
+        prune: applyPrune(state.pods, flags.prune),
         dryRun: true,
       })
       const changed = actions.filter((a) => a.change !== 'unchanged' || !isNoop(a))

@@ -187,17 +187,8 @@ export class CriClient {
       }
     }
     const identity = (b: Buffer) => b
-    return new Promise<Buffer>((resolve, reject) => {
-      this.rt.makeUnaryRequest(path, identity, identity, Buffer.from(request), new Metadata(), {deadline: Date.now() + timeoutMs}, (err, res) => {
-        if (err || !res) {
-          this.report(method, err?.code ?? GrpcCode.INTERNAL, started)
-          reject(mapGrpcError(err, {method: `${RUNTIME_SERVICE}/${method}`, endpoint: this.target.display, timeoutMs}))
-          return
-        }
-        this.report(method, GrpcCode.OK, started)
-        resolve(res)
-      })
-    })
+    const viaGrpc: UnaryMethod<Buffer, Buffer> = (req, md, o, cb) => this.rt.makeUnaryRequest(path, identity, identity, req, md, o, (err, res) => cb(err, res as Buffer))
+    return this.unary(RUNTIME_SERVICE, method, viaGrpc, Buffer.from(request), timeoutMs, undefined, started)
   }
 
   // ---- runtime ----
@@ -369,8 +360,9 @@ export class CriClient {
     request: Req,
     timeoutMs: number = this.timeoutMs,
     ref?: string,
+    /** When the call began (callRaw: before its lean attempt). */
+    started = performance.now(),
   ): Promise<Res> {
-    const started = performance.now()
     return new Promise<Res>((resolve, reject) => {
       fn(request, new Metadata(), {deadline: Date.now() + timeoutMs}, (err, res) => {
         if (err) {

@@ -60,12 +60,14 @@ function eachField(
 /** The value of the `key` entry of a map<string,string> field (entries {key = 1, value = 2}). */
 function entryOf(buf: Buffer, a: number, b: number, key: Buffer): string | undefined {
   let isKey = false
-  let value = ''
+  let from = 0
+  let to = 0
   eachField(buf, a, b, (h, x, y) => {
     if (h === 1) isKey = y - x === key.length && buf.compare(key, 0, key.length, x, y) === 0
-    else if (h === 2) value = buf.toString('utf8', x, y)
+    else if (h === 2) [from, to] = [x, y]
   })
-  return isKey ? value : undefined
+  // Only the one value asked for is decoded.
+  return isKey ? buf.toString('utf8', from, to) : undefined
 }
 
 export interface Item {

@@ -307,7 +307,8 @@ class Connection {
       c.reject(new LeanMiss(body.length === 0 ? 'no message (an error status)' : 'not exactly one uncompressed message'))
       return
     }
-    c.resolve(Buffer.from(body.subarray(5)))
+    // read() copied each chunk out of the reused read buffer already.
+    c.resolve(body.subarray(5))
   }
 
   private giveBack(n: number): void {

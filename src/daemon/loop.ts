@@ -17,6 +17,7 @@
 // it is reported, the client is dropped and a new connection is tried with back-off.
 import type {CriClient} from '../cri/client.js'
 import {isTransient, isUnimplemented} from '../cri/errors.js'
+import {formatDiagnostic} from '../manifest/format.js'
 import type {ActualPod} from '../model/actual.js'
 import type {DesiredPod} from '../model/desired.js'
 import {execContext, type HostInfo} from '../reconcile/engine.js'
@@ -489,7 +490,7 @@ export class ReconcileLoop {
     const file = this.source.snapshot.files.get(c.file)
     const keys = file ? [...new Set([...file.pods.map((p) => p.key), ...file.objects.filter((o) => o.startsWith('Pod ')).map((o) => o.slice(4))])] : []
     if (c.kind === 'invalid') {
-      const lines = c.errors.map((d) => `${d.line > 0 ? `${d.file}:${d.line}:${d.col}` : d.file}: ${d.path ? `${d.path}: ` : ''}${d.message}`)
+      const lines = c.errors.map(formatDiagnostic)
       this.log.warn(c.frozen ? 'manifest invalid: its pods keep running from the last good version' : 'manifest invalid: nothing of it is applied', {
         file: c.file,
         errors: lines,
@@ -659,6 +660,7 @@ export class ReconcileLoop {
     const infos: DaemonPodInfo[] = []
     const phases: Record<string, number> = {Pending: 0, Running: 0, Succeeded: 0, Failed: 0, Unknown: 0}
     const restarts: Array<{labels: Record<string, string>; value: number}> = []
+    const dirErr = snap.dirErrors.map((e) => `${e.file}: ${e.message}`)
     for (const key of [...keys].sort()) {
       const a = byKey.get(key)
       const d = desiredByKey.get(key)
@@ -668,8 +670,7 @@ export class ReconcileLoop {
       const source = conflict ?? d?.source ?? a?.source ?? ''
       const fileState = snap.files.get(d?.source ?? a?.source ?? '')
       const errors = fileState?.errors ?? []
-      const errLines = errors.map((e) => `${e.line > 0 ? `${e.file}:${e.line}:${e.col}` : e.file}: ${e.path ? `${e.path}: ` : ''}${e.message}`)
-      const dirErr = snap.dirErrors.map((e) => `${e.file}: ${e.message}`)
+      const errLines = errors.map(formatDiagnostic)
       const info: DaemonPodInfo = {
         key,
         name: d?.name ?? a?.name ?? key.split('/')[1],

@@ -16,7 +16,7 @@ import type {DesiredPod} from '../model/desired.js'
 import type {DesiredConfigMap, DesiredSecret, Diagnostic, Limits} from '../manifest/types.js'
 import {dataLookup} from '../reconcile/data.js'
 import type {DataLookup} from '../reconcile/container-config.js'
-import {formatDiagnostic} from '../lib/manifests.js'
+import {formatDiagnostic} from '../manifest/format.js'
 
 export interface FileState {
   /** Absolute path (also the `podrun.io/source` label of its pods). */
@@ -61,9 +61,6 @@ export interface SourceOptions {
   recursive?: boolean
   limits?: Partial<Limits>
 }
-
-/** "file:line:col: path: message" for a person. */
-export const describeDiagnostic = formatDiagnostic
 
 function same<T>(a: T, b: T): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
@@ -167,7 +164,7 @@ export class ManifestSource {
           const good = old ? {pods: old.pods, configMaps: old.configMaps, secrets: old.secrets} : {pods: [], configMaps: [], secrets: []}
           const frozen = good.pods.length + good.configMaps.length + good.secrets.length > 0
           next.set(f, {file: f, ...good, errors, warnings, frozen, objects})
-          if (!old || !same(old.errors.map(describeDiagnostic), errors.map(describeDiagnostic))) {
+          if (!old || !same(old.errors.map(formatDiagnostic), errors.map(formatDiagnostic))) {
             changes.push({file: f, kind: 'invalid', errors, frozen})
           }
           continue
@@ -194,7 +191,7 @@ export class ManifestSource {
     const all = [...next.values()]
     const pods = all.flatMap((s) => s.pods)
     const changed =
-      changes.length > 0 || !same(prev.dirErrors.map(describeDiagnostic), dirErrors.map(describeDiagnostic)) || !same(pods.map(podIdentity), prev.pods.map(podIdentity))
+      changes.length > 0 || !same(prev.dirErrors.map(formatDiagnostic), dirErrors.map(formatDiagnostic)) || !same(pods.map(podIdentity), prev.pods.map(podIdentity))
     this.current = {
       dir: this.dir,
       pods,
@@ -221,7 +218,7 @@ function contentOf(s: FileState): string[] {
 /** The errors of the whole source, by file, as `file:line:col: path: message` lines. */
 export function manifestErrors(s: SourceSnapshot): Map<string, string[]> {
   const out = new Map<string, string[]>()
-  if (s.dirErrors.length > 0) out.set(s.dir, s.dirErrors.map(describeDiagnostic))
-  for (const f of s.files.values()) if (f.errors.length > 0) out.set(f.file, f.errors.map(describeDiagnostic))
+  if (s.dirErrors.length > 0) out.set(s.dir, s.dirErrors.map(formatDiagnostic))
+  for (const f of s.files.values()) if (f.errors.length > 0) out.set(f.file, f.errors.map(formatDiagnostic))
   return out
 }

@@ -5,8 +5,6 @@ import {ExitCode, PodrunError} from './errors.js'
 import type {DesiredState} from '../manifest/types.js'
 import {formatDiagnostic} from '../manifest/format.js'
 
-export {formatDiagnostic}
-
 export async function loadManifests(paths: string[], opts: {recursive?: boolean; source?: (file: string) => string}): Promise<DesiredState> {
   const {loadDesiredState} = await import('../manifest/index.js')
   const state = await loadDesiredState(paths, {recursive: opts.recursive, source: opts.source})

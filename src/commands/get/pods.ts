@@ -5,6 +5,7 @@ import {formatDuration} from '../../lib/duration.js'
 import {renderTable} from '../../lib/table.js'
 import {printObject} from '../../lib/output.js'
 import {connect} from '../../lib/connect.js'
+import {DEFAULT_DAEMON_SOCKET} from '../../daemon/options.js'
 
 export default class GetPods extends BaseCommand<typeof GetPods> {
   static override summary = 'List the pods podrun runs, computed from the runtime.'
@@ -18,7 +19,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
     'daemon-socket': Flags.string({
       summary: 'API socket of a running `podrun daemon`: adds back-off, image pull and manifest errors it knows.',
       env: 'PODRUN_DAEMON_SOCKET',
-      default: '/run/podrun/podrun.sock',
+      default: DEFAULT_DAEMON_SOCKET,
     }),
   }
 
@@ -36,16 +37,15 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
       const known = new Map(daemon?.pods.map((p) => [p.key, p]))
       const host = await hostInfo()
       const fromRuntime = await viewPods(cri, host, daemon ? (a) => daemonExtras(daemon, known.get(a.key)) : undefined)
-      for (const v of fromRuntime) annotatePod(v.pod, known.get(v.actual.key))
       const all = fromRuntime.map((v) => ({pod: v.pod, key: v.actual.key, name: v.actual.name, namespace: v.actual.namespace, source: v.actual.source}))
       // Pods the daemon wants that the runtime does not have (a sandbox that fails): Pending.
       const inRuntime = new Set(all.map((v) => v.key))
       for (const info of daemon?.pods ?? []) {
         const pod = inRuntime.has(info.key) ? undefined : podFromDaemon(info, host.nodeName)
         if (!pod) continue
-        annotatePod(pod, info)
         all.push({pod, key: info.key, name: info.name, namespace: info.namespace, source: info.source})
       }
+      for (const v of all) annotatePod(v.pod, known.get(v.key))
       all.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name))
       const views = all.filter((v) => (flags['all-namespaces'] || v.namespace === flags.namespace) && (!args.name || v.name === args.name))
       if (args.name && views.length === 0) {
