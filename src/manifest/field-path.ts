@@ -2,6 +2,11 @@
 // keyed internally (a JSON pointer, `/spec/containers/0/image`).
 import type {FieldPath} from './types.js'
 
+/** A YAML mapping as parsed: an object that is not an array. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
 const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$-]*$/
 
 /** `spec.containers[0].image`; keys that are not plain words are quoted: `metadata.labels["app.kubernetes.io/name"]`. */

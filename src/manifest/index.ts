@@ -19,6 +19,7 @@ import {checkConfigMap, checkPod, checkSecret} from './semantic.js'
 import {standaloneFindings} from './standalone.js'
 import {DEFAULT_LIMITS, type DesiredState, type Diagnostic, type Limits, type LoadOptions} from './types.js'
 import {parseYamlDocuments} from './yaml-positions.js'
+import {objectKey} from '../model/desired.js'
 
 export type {Diagnostic, DesiredState, LoadOptions, Limits, DesiredConfigMap, DesiredSecret, Severity} from './types.js'
 export {DEFAULT_LIMITS} from './types.js'
@@ -97,7 +98,7 @@ function desiredStateOf(
     objects: checked.map((c) => ({
       file: c.obj.source.file,
       kind: c.obj.kind,
-      key: `${c.obj.namespace}/${c.obj.name}`,
+      key: objectKey(c.obj.namespace, c.obj.name),
       valid: c.r.errors === 0,
     })),
   }

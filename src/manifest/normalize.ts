@@ -3,7 +3,7 @@
 // as fields (as Kubernetes 1.30 does), and the hashes of src/manifest/hash.ts.
 import path from 'node:path'
 import type {Container, Pod, PodSpec, Probe, LifecycleHandler, Volume} from 'kubernetes-types/core/v1.js'
-import type {DesiredContainer, DesiredPod} from '../model/desired.js'
+import {objectKey, type DesiredContainer, type DesiredPod} from '../model/desired.js'
 import {containerHash, contentHash, sandboxHash} from './hash.js'
 import {defaultPullPolicy} from './image-ref.js'
 import {canonicalQuantityText} from './quantity.js'
@@ -11,7 +11,6 @@ import {APPARMOR_ANNOTATION_PREFIX} from './semantic.js'
 import type {DesiredConfigMap, DesiredSecret, ManifestObject} from './types.js'
 import {STDIN_NAME} from './load.js'
 
-export const DEFAULT_NAMESPACE = 'default'
 export const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30
 export const DEFAULT_FILE_MODE = 0o644
 
@@ -140,7 +139,7 @@ export function desiredPod(obj: ManifestObject, source: string): DesiredPod {
   const spec = pod.spec as PodSpec
   const toDesired = (init: boolean) => (c: Container): DesiredContainer => ({name: c.name, spec: c, hash: containerHash(c, pod), init})
   return {
-    key: `${obj.namespace}/${obj.name}`,
+    key: objectKey(obj.namespace, obj.name),
     name: obj.name,
     namespace: obj.namespace,
     pod,
@@ -159,7 +158,7 @@ export function desiredConfigMap(obj: ManifestObject): DesiredConfigMap {
   const data = clone(v.data ?? {})
   const binaryData = clone(v.binaryData ?? {})
   return {
-    key: `${obj.namespace}/${obj.name}`,
+    key: objectKey(obj.namespace, obj.name),
     name: obj.name,
     namespace: obj.namespace,
     data,
@@ -177,7 +176,7 @@ export function desiredSecret(obj: ManifestObject): DesiredSecret {
   for (const [k, x] of Object.entries(v.stringData ?? {})) data[k] = Buffer.from(x, 'utf8').toString('base64')
   const type = v.type ?? 'Opaque'
   return {
-    key: `${obj.namespace}/${obj.name}`,
+    key: objectKey(obj.namespace, obj.name),
     name: obj.name,
     namespace: obj.namespace,
     type,

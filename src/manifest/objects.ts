@@ -2,15 +2,11 @@
 // them; only the kinds podrun reads (Pod, and the ConfigMaps and Secrets pods use) are accepted.
 import {closest} from './k8s-names.js'
 import {positionOf} from './diagnostics.js'
-import {formatPath} from './field-path.js'
+import {formatPath, isRecord} from './field-path.js'
 import type {Diagnostic, FieldPath, ManifestObject, SourceDocument} from './types.js'
 
 export const SUPPORTED_KINDS = ['Pod', 'ConfigMap', 'Secret'] as const
 export type SupportedKind = (typeof SUPPORTED_KINDS)[number]
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
 
 function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a list'

@@ -102,13 +102,6 @@ export function isNegative(q: Quantity): boolean {
   return q.n < 0n
 }
 
-export function isZero(q: Quantity): boolean {
-  return q.n === 0n
-}
-
-export function isWholeNumber(q: Quantity): boolean {
-  return q.d === 1n
-}
 
 /** The canonical text the API server writes for a quantity (e.g. "1.5" -> "1500m", "1.5Gi" -> "1536Mi"). */
 export function canonicalQuantity(q: Quantity): string {

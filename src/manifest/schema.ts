@@ -17,19 +17,15 @@ const VALIDATORS: Record<string, Validator> = {
   Secret: validateSecret,
 }
 
-/** Validates the object against its kind's schema; returns the number of problems reported. */
-export function checkSchema(r: ObjectReporter): number {
+/** Validates the object against its kind's schema, reporting each problem. */
+export function checkSchema(r: ObjectReporter): void {
   const {kind, value} = r.object
   const validate = VALIDATORS[kind]
-  if (!validate || validate(value)) return 0
-  let count = 0
+  if (!validate || validate(value)) return
   for (const e of validate.errors ?? []) {
     const message = describeError(kind, value, e, (path) => writtenAt(r.object.source, [...r.object.base, ...path]))
-    if (message === undefined) continue
-    count++
-    r.error(message.path, message.text, message.anchor)
+    if (message !== undefined) r.error(message.path, message.text, message.anchor)
   }
-  return count
 }
 
 /** The definition a path lands in, following the generated shapes from the kind's root. */

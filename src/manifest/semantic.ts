@@ -21,11 +21,12 @@ import {parseImageRef} from './image-ref.js'
 import {compareQuantities, isNegative, parseQuantity, type Quantity} from './quantity.js'
 import {isNodeResource} from './standalone.js'
 import type {FieldPath} from './types.js'
+import {isRecord} from './field-path.js'
 
 type Rec = Record<string, unknown>
 type Path = Array<string | number>
 
-export const rec = (v: unknown): Rec | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Rec) : undefined)
+export const rec = (v: unknown): Rec | undefined => (isRecord(v) ? v : undefined)
 export const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
 export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
 const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) ? v : undefined)
@@ -48,6 +49,8 @@ const ENV_FIELD_PATHS = [
   'status.hostIP', 'status.hostIPs', 'status.podIP', 'status.podIPs',
 ]
 const VOLUME_FIELD_PATHS = ['metadata.name', 'metadata.namespace', 'metadata.uid', 'metadata.labels', 'metadata.annotations']
+/** One label or annotation, as a fieldRef may name it: metadata.labels['app']. */
+const ONE_LABEL_FIELD_PATH = /^metadata\.(labels|annotations)\['[^']+'\]$/
 const RESOURCE_FIELD_REFS = [
   'limits.cpu', 'limits.memory', 'limits.ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.ephemeral-storage',
 ]
@@ -145,10 +148,7 @@ export function checkMetadata(r: ObjectReporter, nameRule: 'label' | 'subdomain'
         : `missing metadata.name: every ${kind} needs a name`,
       'key',
     )
-  } else if (typeof meta.name === 'string') {
-    const problem = nameRule === 'label' ? dns1123Label(meta.name) : dns1123Subdomain(meta.name)
-    if (problem) r.error(['metadata', 'name'], `${kind} name ${JSON.stringify(meta.name)} ${problem}`)
-  }
+  } else checkName(r, ['metadata', 'name'], meta.name, nameRule === 'label' ? dns1123Label : dns1123Subdomain, `${kind} name`)
   if (!meta) return
   checkName(r, ['metadata', 'namespace'], meta.namespace, dns1123Label, 'namespace')
   const labels = rec(meta.labels)
@@ -156,10 +156,7 @@ export function checkMetadata(r: ObjectReporter, nameRule: 'label' | 'subdomain'
     for (const [k, v] of Object.entries(labels)) {
       const keyProblem = qualifiedName(k)
       if (keyProblem) r.error(['metadata', 'labels', k], `label key ${JSON.stringify(k)}: ${keyProblem}`, 'key')
-      if (typeof v === 'string') {
-        const valueProblem = labelValue(v)
-        if (valueProblem) r.error(['metadata', 'labels', k], `label value ${JSON.stringify(v)} ${valueProblem}`)
-      }
+      checkName(r, ['metadata', 'labels', k], v, labelValue, 'label value')
     }
   }
   const annotations = rec(meta.annotations)
@@ -373,7 +370,7 @@ class PodRules {
       const source = exactlyOne(this.r, p, item, ['fieldRef', 'resourceFieldRef'], 'a downwardAPI item takes its value from one place', 'DownwardAPIVolumeFile')
       if (source === 'fieldRef') {
         const fieldPath = str(rec(item.fieldRef)?.fieldPath)
-        if (fieldPath !== undefined && !VOLUME_FIELD_PATHS.includes(fieldPath) && !/^metadata\.(labels|annotations)\['[^']+'\]$/.test(fieldPath)) {
+        if (fieldPath !== undefined && !VOLUME_FIELD_PATHS.includes(fieldPath) && !ONE_LABEL_FIELD_PATH.test(fieldPath)) {
           this.r.error([...p, 'fieldRef', 'fieldPath'], `${JSON.stringify(fieldPath)} is not supported in a volume: use one of ${VOLUME_FIELD_PATHS.join(', ')}, metadata.labels['<key>'], metadata.annotations['<key>']`)
         }
       } else if (source === 'resourceFieldRef') {
@@ -538,7 +535,7 @@ class PodRules {
       const ref = kind ? rec(from[kind]) ?? {} : {}
       if (kind === 'fieldRef') {
         const fieldPath = str(ref.fieldPath)
-        if (fieldPath !== undefined && !ENV_FIELD_PATHS.includes(fieldPath) && !/^metadata\.(labels|annotations)\['[^']+'\]$/.test(fieldPath)) {
+        if (fieldPath !== undefined && !ENV_FIELD_PATHS.includes(fieldPath) && !ONE_LABEL_FIELD_PATH.test(fieldPath)) {
           r.error([...vp, 'fieldRef', 'fieldPath'], `${JSON.stringify(fieldPath)} is not supported: use one of ${ENV_FIELD_PATHS.join(', ')}, metadata.labels['<key>'], metadata.annotations['<key>']`)
         }
         const apiVersion = str(ref.apiVersion)
@@ -617,15 +614,11 @@ class PodRules {
       }
       const subPath = str(mount.subPath)
       if (subPath !== undefined && subPath !== '') {
-        const problem = relativePath(subPath)
-        if (problem) r.error([...mp, 'subPath'], `subPath ${JSON.stringify(subPath)} ${problem}`)
+        checkName(r, [...mp, 'subPath'], subPath, relativePath, 'subPath')
         if (mount.subPathExpr !== undefined && mount.subPathExpr !== '') r.error([...mp, 'subPathExpr'], 'set either subPath or subPathExpr, not both', 'key')
       }
       const subPathExpr = str(mount.subPathExpr)
-      if (subPathExpr !== undefined && subPathExpr !== '') {
-        const problem = relativePath(subPathExpr)
-        if (problem) r.error([...mp, 'subPathExpr'], `subPathExpr ${JSON.stringify(subPathExpr)} ${problem}`)
-      }
+      if (subPathExpr !== undefined && subPathExpr !== '') checkName(r, [...mp, 'subPathExpr'], subPathExpr, relativePath, 'subPathExpr')
       enumCheck(r, [...mp, 'mountPropagation'], mount.mountPropagation, MOUNT_PROPAGATIONS)
       if (mount.mountPropagation === 'Bidirectional' && rec(c.securityContext)?.privileged !== true) {
         r.error([...mp, 'mountPropagation'], 'Bidirectional mount propagation needs a privileged container')

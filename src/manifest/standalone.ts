@@ -2,6 +2,7 @@
 // other control-plane matters that make no difference on one machine), and those it rejects because
 // running the pod without them would be wrong. The README's table is rendered from this data
 // (renderStandaloneTable), so the documentation and the behaviour cannot drift apart.
+import {isRecord} from './field-path.js'
 import type {FieldPath} from './types.js'
 
 export type StandaloneAction = 'ignore' | 'reject'
@@ -20,7 +21,6 @@ export interface StandaloneRule {
 
 const CONTAINER_LISTS = ['containers', 'initContainers'] as const
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /**
  * Paths matching a pattern such as `spec.volumes[*].nfs` (`*` is any list item or map key,
@@ -85,6 +85,8 @@ export function isNodeResource(name: string): boolean {
 }
 
 const allResources = inContainers('resources.{limits,requests}.*')
+const allAnnotations = pattern('metadata.annotations.*')
+const generateName = pattern('metadata.generateName')
 const extendedResources = (pod: Record<string, unknown>): FieldPath[] =>
   allResources(pod).filter((p) => typeof p[p.length - 1] === 'string' && !isNodeResource(String(p[p.length - 1])))
 
@@ -165,7 +167,7 @@ export const STANDALONE_RULES: readonly StandaloneRule[] = [
     action: 'ignore',
     reason: 'the deprecated seccomp annotations are not honoured (the kubelet stopped honouring them for static pods in Kubernetes 1.25); set securityContext.seccompProfile',
     find: (pod) =>
-      pattern('metadata.annotations.*')(pod).filter((p) => {
+      allAnnotations(pod).filter((p) => {
         const key = String(p[p.length - 1])
         return key === 'seccomp.security.alpha.kubernetes.io/pod' || key.startsWith('container.seccomp.security.alpha.kubernetes.io/')
       }),
@@ -175,7 +177,7 @@ export const STANDALONE_RULES: readonly StandaloneRule[] = [
     only: 'when metadata.name is set',
     action: 'ignore',
     reason: 'metadata.name is used (without a name, generateName is an error: podrun needs a fixed name)',
-    find: (pod) => (isRecord(pod.metadata) && typeof pod.metadata.name === 'string' ? pattern('metadata.generateName')(pod) : []),
+    find: (pod) => (isRecord(pod.metadata) && typeof pod.metadata.name === 'string' ? generateName(pod) : []),
   },
   {
     field: 'metadata.ownerReferences, metadata.finalizers',

@@ -2,6 +2,11 @@
 // hashes computed). Produced by src/manifest/, consumed by the planner. Plain data only.
 import type {Container, Pod} from 'kubernetes-types/core/v1.js'
 
+/** "namespace/name": how podrun names a pod (and a ConfigMap or Secret) everywhere. */
+export function objectKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`
+}
+
 /** Where a manifest object came from, so any later error can point at it. */
 export interface SourceRef {
   /** File path as given by the user, or "<stdin>". */

@@ -53,6 +53,3 @@ export function podUid(namespace: string, name: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
 }
 
-export function podKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`
-}

@@ -4,7 +4,8 @@
 import type {CriClient} from '../cri/client.js'
 import type {Container, PodSandbox} from '../cri/types.js'
 import type {ActualContainer, ActualPod, ContainerState, SandboxState} from '../model/actual.js'
-import {Label, managedSelector, podKey} from './labels.js'
+import {objectKey} from '../model/desired.js'
+import {Label, managedSelector} from './labels.js'
 
 /** CRI state numbers, in the order of the runtime's enums. */
 export const SANDBOX_STATES: SandboxState[] = ['READY', 'NOTREADY']
@@ -29,7 +30,7 @@ export function groupPods(sandboxes: PodSandbox[], containers: Container[]): Act
   for (const s of [...sandboxes].sort(byNewest)) {
     const name = s.labels[Label.podName] ?? s.metadata?.name ?? ''
     const namespace = s.labels[Label.podNamespace] ?? s.metadata?.namespace ?? 'default'
-    const key = podKey(namespace, name)
+    const key = objectKey(namespace, name)
     let pod = pods.get(key)
     if (!pod) {
       pod = {key, name, namespace, source: s.labels[Label.source] ?? '', sandboxes: [], containers: []}
