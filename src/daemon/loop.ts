@@ -128,17 +128,18 @@ export class ReconcileLoop {
   /** First pass (read the folder, connect, converge), then the periodic triggers. */
   start(): void {
     this.request('reload')
-    // One timer for both: every wake-up of an idle process has a cost of its own.
-    const every = Math.max(1, Math.round(this.opts.resyncMs / this.opts.relistMs))
+    // One timer for both: every wake-up of an idle process has a cost of its own. (A resync also
+    // sees what a relist would.)
+    const period = Math.min(this.opts.relistMs, this.opts.resyncMs)
+    const every = Math.max(1, Math.round(this.opts.resyncMs / period))
     let ticks = 0
     this.intervals.push(
       setInterval(() => {
         ticks++
         if (ticks % every === 0) this.request('resync')
         else this.relistTick()
-      }, this.opts.relistMs),
+      }, period),
     )
-    if (this.opts.resyncMs < this.opts.relistMs) this.intervals.push(setInterval(() => this.request('resync'), this.opts.resyncMs))
   }
 
   /** The relist on its own, straight from the timer when nothing else is going on (the common case). */
@@ -147,7 +148,7 @@ export class ReconcileLoop {
     const cri = this.cri
     const relister = this.relister
     if (this.stopping) return
-    if (this.running || !cri || !relister || w.reload || w.resync || w.full || !this.loaded) {
+    if (this.running || !cri || !relister || this.pending || !this.loaded) {
       this.request('relist')
       return
     }
@@ -156,10 +157,19 @@ export class ReconcileLoop {
         if (changed) this.wants.full = true
       })
       .catch((e: unknown) => this.log.error('internal error in a relist', {error: (e as Error).stack ?? String(e)}))
-      .finally(() => {
-        this.running = undefined
-        if (!this.stopping && (this.wants.reload || this.wants.resync || this.wants.relist || this.wants.full)) this.kick()
-      })
+      .finally(this.ran)
+  }
+
+  /** Something asked for work that has not run yet. */
+  private get pending(): boolean {
+    const w = this.wants
+    return w.reload || w.resync || w.relist || w.full
+  }
+
+  /** After a relist or a drain: run again if work came in meanwhile. */
+  private readonly ran = (): void => {
+    this.running = undefined
+    if (!this.stopping && this.pending) this.kick()
   }
 
   /** Lists the exited containers; true when they differ from what the last full pass saw. */
@@ -264,18 +274,15 @@ export class ReconcileLoop {
 
   private kick(): void {
     if (this.running || this.stopping) return
-    this.running = this.drain().finally(() => {
-      this.running = undefined
-      if (!this.stopping && (this.wants.reload || this.wants.resync || this.wants.relist || this.wants.full)) this.kick()
-    })
+    this.running = this.drain().finally(this.ran)
   }
 
   private async drain(): Promise<void> {
     // Let triggers that arrive together (a burst of events) make one pass.
     await new Promise((r) => setImmediate(r))
     while (!this.stopping) {
+      if (!this.pending) return
       const w = this.wants
-      if (!w.reload && !w.resync && !w.relist && !w.full) return
       this.wants = none()
       try {
         await this.step(w)
