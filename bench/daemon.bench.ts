@@ -17,7 +17,6 @@
 //      node --import tsx bench/daemon.bench.ts   (BENCH_PODS, BENCH_IDLE_SECONDS, BENCH_SETTLE_SECONDS)
 import {spawn, type ChildProcess} from 'node:child_process'
 import fs from 'node:fs'
-import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -28,6 +27,7 @@ import {buildContainerConfig} from '../src/reconcile/container-config.js'
 import {buildSandboxConfig, cgroupParent, parseResolvConf} from '../src/reconcile/sandbox-config.js'
 import {podYaml, type PodYamlOptions} from '../test/support/pod-yaml.js'
 import {median} from './lib/stats.js'
+import {getOverSocket, waitFor} from '../test/support/wait.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
@@ -49,26 +49,10 @@ const nsToMs = (ns: bigint) => Number(ns / 1000n) / 1000
 
 const pod = (name: string, o: Partial<PodYamlOptions> = {}): string => podYaml(name, {namespace: ns, image: image!, terminationGracePeriodSeconds: 0, ...o})
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000, every = 20): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(every)
-  }
-}
 
-function api(p: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const req = http.get({socketPath: socket, path: p, timeout: 2000}, (res) => {
-      let body = ''
-      res.on('data', (c) => (body += c))
-      res.on('end', () => resolve(res.statusCode === 200 ? body : undefined))
-    })
-    req.on('timeout', () => req.destroy())
-    req.on('error', () => resolve(undefined))
-  })
+async function api(p: string): Promise<string | undefined> {
+  const r = await getOverSocket(socket, p)
+  return r.code === 200 ? r.body : undefined
 }
 
 const sel = (name?: string) => ({labelSelector: {'io.kubernetes.pod.namespace': ns, ...(name ? {'io.kubernetes.pod.name': name} : {})}})
@@ -114,7 +98,7 @@ async function removeFloor(cri: CriClient): Promise<void> {
 async function daemonOnce(cri: CriClient, name: string): Promise<number> {
   const t0 = Date.now()
   fs.writeFileSync(path.join(manifestDir, `${name}.yaml`), pod(name))
-  const c = await waitFor(`${name} running`, async () => (await cri.listContainers(sel(name))).find((c) => c.state === 1))
+  const c = await waitFor(`${name} running`, async () => (await cri.listContainers(sel(name))).find((c) => c.state === 1), 60_000, 20)
   return nsToMs((await cri.containerStatus(c.id)).status!.startedAt) - t0
 }
 
@@ -194,7 +178,7 @@ async function main(): Promise<void> {
         const a0 = cs.find((c) => c.metadata?.attempt === 0)
         const a1 = cs.find((c) => c.metadata?.attempt === 1)
         return a0 && a1 && a0.state === 2 ? [a0, a1] : undefined
-      }, 30_000)
+      }, 30_000, 20)
       const fin = (await cri.containerStatus(first.id)).status!.finishedAt
       detect.push(nsToMs(second.createdAt - fin))
     }

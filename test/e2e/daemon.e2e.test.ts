@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict'
 import {execFile, spawn, type ChildProcess} from 'node:child_process'
 import fs from 'node:fs'
-import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -16,6 +15,7 @@ import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
 import {runPodrun, type Run} from '../support/cli.js'
 import {podYaml, type PodYamlOptions} from '../support/pod-yaml.js'
+import {getOverSocket, waitFor as pollUntil} from '../support/wait.js'
 import type {Container} from '../../src/cri/types.js'
 import type {DaemonPodInfo, DaemonPodList} from '../../src/daemon/view.js'
 
@@ -50,17 +50,7 @@ function exited(child: ChildProcess): Promise<{code: number | null; signal: Node
   return new Promise((r) => child.once('exit', (code, signal) => r({code, signal})))
 }
 
-function api(p: string): Promise<{code: number; body: string}> {
-  return new Promise((resolve) => {
-    const req = http.get({socketPath: socket, path: p, timeout: 2000}, (res) => {
-      let body = ''
-      res.on('data', (c) => (body += c))
-      res.on('end', () => resolve({code: res.statusCode ?? 0, body}))
-    })
-    req.on('timeout', () => req.destroy())
-    req.on('error', () => resolve({code: 0, body: ''}))
-  })
-}
+const api = (p: string) => getOverSocket(socket, p)
 
 async function daemonPod(name: string): Promise<DaemonPodInfo | undefined> {
   const r = await api('/api/v1/pods')
@@ -68,15 +58,8 @@ async function daemonPod(name: string): Promise<DaemonPodInfo | undefined> {
   return (JSON.parse(r.body) as DaemonPodList).pods.find((p) => p.key === `${ns}/${name}`)
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}\n--- daemon log (tail) ---\n${tail()}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 20_000): Promise<T> =>
+  pollUntil(what, fn, ms, 100, () => `--- daemon log (tail) ---\n${tail()}`)
 
 function tail(): string {
   try {

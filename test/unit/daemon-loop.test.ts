@@ -3,7 +3,6 @@
 // the world), what it reports through its API.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
-import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -20,6 +19,7 @@ import {observe} from '../../src/reconcile/observe.js'
 import {parseResolvConf} from '../../src/reconcile/sandbox-config.js'
 import {desiredStateFromTexts} from '../../src/manifest/index.js'
 import {FakeCri, type FakeContainer} from '../support/fake-cri.js'
+import {getOverSocket, waitFor as pollUntil} from '../support/wait.js'
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-dloop-'))
 process.env.PODRUN_ROOT = path.join(work, 'root')
@@ -53,27 +53,8 @@ spec:
 `
 }
 
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+const waitFor = <T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, ms = 5000): Promise<T> => pollUntil(what, fn, ms, 10)
 
-function apiGet(socketPath: string, p: string): Promise<{code: number; body: string}> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({socketPath, path: p}, (res) => {
-        let body = ''
-        res.on('data', (c) => (body += c))
-        res.on('end', () => resolve({code: res.statusCode ?? 0, body}))
-      })
-      .on('error', reject)
-  })
-}
 
 const listPods = async (d: DaemonHandle): Promise<DaemonPodList> => ({kind: 'DaemonPodList', daemon: d.loop.status(), pods: d.loop.pods()})
 const podInfo = (d: DaemonHandle, key: string): DaemonPodInfo | undefined => d.loop.pods().find((p) => p.key === key)
@@ -127,8 +108,8 @@ describe('daemon against the fake runtime', {concurrency: false}, () => {
     assert.equal(info.ready, true)
     assert.equal(info.source, path.join(dir.manifestDir, 'web.yaml'))
     const sock = path.join(dir.stateDir, 'podrun.sock')
-    assert.equal((await apiGet(sock, '/readyz')).code, 200)
-    const metrics = (await apiGet(sock, '/metrics')).body
+    assert.equal((await getOverSocket(sock, '/readyz')).code, 200)
+    const metrics = (await getOverSocket(sock, '/metrics')).body
     assert.match(metrics, /podrun_pods\{phase="Running"\} 1/)
     assert.match(metrics, /podrun_cri_calls_total\{method="RunPodSandbox",code="OK"\} 1/)
     assert.ok(logLines.some((l) => /GetContainerEvents is UNIMPLEMENTED/.test(l)))
@@ -302,13 +283,13 @@ describe('daemon against the fake runtime', {concurrency: false}, () => {
     const sandboxes = fake.sandboxes().map((s) => s.id).sort()
     const sock = path.join(dir.stateDir, 'podrun.sock')
     for (const m of ['Version', 'ListPodSandbox', 'ListContainers']) fake.fail(m, {code: grpcStatus.UNAVAILABLE, message: 'connection refused'})
-    await waitFor('not ready', async () => (await apiGet(sock, '/readyz')).code === 503)
-    assert.match((await apiGet(sock, '/readyz')).body, /runtime unavailable/)
-    assert.equal((await apiGet(sock, '/healthz')).code, 200)
+    await waitFor('not ready', async () => (await getOverSocket(sock, '/readyz')).code === 503)
+    assert.match((await getOverSocket(sock, '/readyz')).body, /runtime unavailable/)
+    assert.equal((await getOverSocket(sock, '/healthz')).code, 200)
     assert.equal(d.loop.status().runtime.up, false)
     await new Promise((r) => setTimeout(r, 400))
     fake.clearFaults()
-    await waitFor('ready again', async () => (await apiGet(sock, '/readyz')).code === 200, 3000)
+    await waitFor('ready again', async () => (await getOverSocket(sock, '/readyz')).code === 200, 3000)
     await d.loop.idle()
     assert.deepEqual(fake.sandboxes().map((s) => s.id).sort(), sandboxes)
     assert.equal(logLines.filter((l) => /"runtime unavailable: retrying/.test(l)).length, 1)
