@@ -24,9 +24,10 @@ import {connectCri, type CriClient} from '../src/cri/client.js'
 import {desiredStateFromTexts} from '../src/manifest/index.js'
 import {podUid} from '../src/reconcile/labels.js'
 import {buildContainerConfig} from '../src/reconcile/container-config.js'
-import {buildSandboxConfig, cgroupParent, parseResolvConf} from '../src/reconcile/sandbox-config.js'
+import {buildSandboxConfig, parseResolvConf} from '../src/reconcile/sandbox-config.js'
 import {podYaml, type PodYamlOptions} from '../test/support/pod-yaml.js'
 import {median} from './lib/stats.js'
+import {removeSandboxes} from './lib/cluster.js'
 import {getOverSocket, waitFor} from '../test/support/wait.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -76,23 +77,8 @@ async function floorOnce(cri: CriClient, name: string): Promise<number> {
   return nsToMs(started) - t0
 }
 
-async function removeFloor(cri: CriClient): Promise<void> {
-  const ours = (await cri.listPodSandbox(sel())).filter((s) => s.labels['podrun.io/source'] === 'bench-floor')
-  const controllers = fs.existsSync('/sys/fs/cgroup') ? fs.readdirSync('/sys/fs/cgroup') : []
-  for (const s of ours) {
-    for (const c of await cri.listContainers({podSandboxId: s.id})) await cri.stopContainer(c.id, 0).catch(() => undefined)
-    await cri.stopPodSandbox(s.id).catch(() => undefined)
-    await cri.removePodSandbox(s.id).catch(() => undefined)
-    const parent = cgroupParent({spec: {containers: [{name: 'main', image}]}}, s.metadata?.uid ?? '', '/podrun')
-    for (const c of controllers) {
-      try {
-        fs.rmdirSync(`/sys/fs/cgroup/${c}${parent}`)
-      } catch {
-        // not there, or not empty yet
-      }
-    }
-  }
-}
+/** Removes what floorOnce made. */
+const removeFloor = (cri: CriClient) => removeSandboxes(cri, (s) => s.labels['io.kubernetes.pod.namespace'] === ns && s.labels['podrun.io/source'] === 'bench-floor')
 
 /** The daemon's own time: file written -> container startedAt. */
 async function daemonOnce(cri: CriClient, name: string): Promise<number> {

@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
+import type {PodSandbox} from '../../src/cri/types.js'
 
 export async function openCri(endpoint: string): Promise<CriClient> {
   return connectCri({endpoint})
@@ -16,9 +17,13 @@ export async function countRunning(cri: CriClient, namespace: string): Promise<{
 }
 
 /** Remove every sandbox whose namespace label passes `match`; returns how many. */
-export async function removeNamespaces(cri: CriClient, match: (namespace: string) => boolean, cgroupRoot = '/podrun'): Promise<number> {
-  const all = await cri.listPodSandbox()
-  const ours = all.filter((s) => match(s.labels['io.kubernetes.pod.namespace'] ?? s.metadata?.namespace ?? ''))
+export function removeNamespaces(cri: CriClient, match: (namespace: string) => boolean, cgroupRoot = '/podrun'): Promise<number> {
+  return removeSandboxes(cri, (s) => match(s.labels['io.kubernetes.pod.namespace'] ?? s.metadata?.namespace ?? ''), cgroupRoot)
+}
+
+/** Remove every sandbox that passes `match`, its containers and its cgroup folders; returns how many. */
+export async function removeSandboxes(cri: CriClient, match: (s: PodSandbox) => boolean, cgroupRoot = '/podrun'): Promise<number> {
+  const ours = (await cri.listPodSandbox()).filter(match)
   if (ours.length === 0) return 0
   const containers = await cri.listContainers()
   const controllers = await fs.readdir('/sys/fs/cgroup').catch(() => [] as string[])
