@@ -14,6 +14,15 @@
 // receive windows so the server never waits for WINDOW_UPDATE on a stream, the connection window
 // given back as it is read), SETTINGS and PING acknowledged, GOAWAY honoured, unknown frames
 // ignored, request headers as HPACK literals that never touch the dynamic table.
+//
+// A PING's acknowledgement is held for a while and sent after the frames of a later request (RFC
+// 9113 asks for an answer, and only that it SHOULD go first). gRPC servers (grpc-go: containerd,
+// CRI-O) measure bandwidth with a PING on each request that arrives while none is outstanding; an
+// acknowledgement sent at once means one PING per request, read in a wake-up of its own before the
+// answer: a third of the relist's wake-ups. Sent after a later request's DATA, it keeps that PING
+// outstanding across requests: one PING every few seconds instead of one a second. A held
+// acknowledgement never waits longer than pingAckHoldMs (a timer sends it), well inside the 20 s
+// that gRPC's keepalive gives a peer, and goes at once on a connection that is closing.
 import net from 'node:net'
 import type {Endpoint} from './endpoint.js'
 
@@ -47,8 +56,16 @@ const MAX_FRAME = 16_384
 const MAX_STREAM_ID = 0x7fffffff
 /** The flow-control window a peer grants before its SETTINGS and WINDOW_UPDATEs. */
 const INITIAL_PEER_WINDOW = 65_535
+/** Longest wait of a PING acknowledgement; a request from half of it on carries it. */
+export const PING_ACK_HOLD_MS = 8000
 
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+export interface LeanOptions {
+  /** Longest wait of a PING acknowledgement (0: sent at once). */
+  pingAckHoldMs?: number
+}
+
+/** One HTTP/2 frame (RFC 9113 4.1). */
+export function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
   const f = Buffer.allocUnsafe(9 + payload.length)
   f.writeUIntBE(payload.length, 0, 3)
   f[3] = type
@@ -134,7 +151,9 @@ interface Call {
   size: number
   /** END_STREAM was seen on a HEADERS frame (trailers, or a trailers-only answer). */
   trailers: boolean
-  timer: NodeJS.Timeout
+  /** performance.now() after which the call fails, and the timeout it came from. */
+  deadline: number
+  timeoutMs: number
   resolve: (b: Buffer) => void
   reject: (e: Error) => void
 }
@@ -151,11 +170,23 @@ class Connection {
   /** A header block continues in CONTINUATION frames for this stream (0: none). */
   private continuing = 0
   private dead = false
+  /** PING acknowledgements held back, when the first of them was held, and the timer that sends them. */
+  private heldAcks: Buffer[] = []
+  private heldSince = 0
+  private heldTimer: NodeJS.Timeout | undefined
+  /**
+   * One timer for the deadlines of all calls in flight, at the earliest, cleared once none is in
+   * flight. A timer per call would wake an idle process for nothing: node leaves the list of a
+   * cleared timer in place while other timers of the same duration remain, and wakes at its expiry.
+   */
+  private deadlineTimer: NodeJS.Timeout | undefined
+  private deadlineAt = Infinity
 
   constructor(
     target: Endpoint,
     private readonly authority: string,
     private readonly maxMessageBytes: number,
+    private readonly pingAckHoldMs: number,
   ) {
     // Reads land in one reused buffer, outside the stream machinery (less code per wake-up).
     const onread = {buffer: Buffer.allocUnsafe(64 * 1024), callback: (n: number, b: Buffer) => (this.read(Buffer.from(b.subarray(0, n))), true)}
@@ -186,14 +217,63 @@ class Connection {
     if (this.nextId > MAX_STREAM_ID) this.draining = true
     const bytes = requestFrames(path, this.authority, timeoutMs, message, id)
     return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const deadline = performance.now() + timeoutMs
+      this.calls.set(id, {chunks: [], size: 0, trailers: false, deadline, timeoutMs, resolve, reject})
+      if (deadline < this.deadlineAt) this.armDeadline(deadline)
+      // Held acknowledgements go after the request's DATA, so that its PING is still outstanding
+      // when the server reads it.
+      if (this.heldAcks.length > 0 && performance.now() - this.heldSince >= this.pingAckHoldMs / 2) {
+        this.sock.write(Buffer.concat([bytes, ...this.takeAcks()]))
+      } else this.sock.write(bytes)
+    })
+  }
+
+  private armDeadline(at: number): void {
+    clearTimeout(this.deadlineTimer)
+    this.deadlineAt = at
+    this.deadlineTimer = at === Infinity ? undefined : setTimeout(() => this.expire(), Math.max(1, Math.ceil(at - performance.now())))
+  }
+
+  /** Fails the calls past their deadline; waits for the next one, if any. */
+  private expire(): void {
+    const now = performance.now()
+    let next = Infinity
+    for (const [id, c] of [...this.calls]) {
+      if (c.deadline <= now + 1) {
         this.reset(id)
         this.end(id)
-        reject(new LeanTimeout(`no answer within ${timeoutMs}ms`))
-      }, timeoutMs)
-      this.calls.set(id, {chunks: [], size: 0, trailers: false, timer, resolve, reject})
-      this.sock.write(bytes)
-    })
+        c.reject(new LeanTimeout(`no answer within ${c.timeoutMs}ms`))
+      } else next = Math.min(next, c.deadline)
+    }
+    this.armDeadline(next)
+  }
+
+  private holdAck(payload: Buffer): void {
+    const ack = frame(PING, ACK, 0, payload)
+    if (this.sock.writableEnded) return
+    if (this.pingAckHoldMs <= 0 || this.draining) {
+      this.sock.write(ack)
+      return
+    }
+    if (this.heldAcks.length === 0) {
+      this.heldSince = performance.now()
+      // Not unref'd: node drops the list of a cleared timer only for ref'd ones; an unref'd one
+      // would still wake the process at its expiry.
+      this.heldTimer = setTimeout(() => this.flushAcks(), this.pingAckHoldMs)
+    }
+    this.heldAcks.push(ack)
+  }
+
+  private takeAcks(): Buffer[] {
+    const acks = this.heldAcks
+    this.heldAcks = []
+    clearTimeout(this.heldTimer)
+    this.heldTimer = undefined
+    return acks
+  }
+
+  private flushAcks(): void {
+    if (!this.dead && this.heldAcks.length > 0) this.sock.write(Buffer.concat(this.takeAcks()))
   }
 
   close(): void {
@@ -211,8 +291,9 @@ class Connection {
   private end(id: number): Call | undefined {
     const c = this.calls.get(id)
     if (!c) return undefined
-    clearTimeout(c.timer)
     this.calls.delete(id)
+    // The timer stays while other calls are in flight (firing early only re-arms it).
+    if (this.calls.size === 0) this.armDeadline(Infinity)
     if (this.draining && this.calls.size === 0) this.sock.end()
     return c
   }
@@ -220,6 +301,7 @@ class Connection {
   private fail(e: Error): void {
     if (this.dead) return
     this.dead = true
+    this.takeAcks()
     for (const id of [...this.calls.keys()]) this.end(id)?.reject(e)
     this.sock.destroy()
   }
@@ -282,10 +364,12 @@ class Connection {
         if (!(flags & ACK)) this.sock.write(frame(SETTINGS, ACK, 0, Buffer.alloc(0)))
         return
       case PING:
-        if (!(flags & ACK)) this.sock.write(frame(PING, ACK, 0, p))
+        if (!(flags & ACK)) this.holdAck(p)
         return
       case GOAWAY: {
+        // A server closing gracefully waits for the answer to a PING sent after its GOAWAY.
         this.draining = true
+        this.flushAcks()
         const last = p.length >= 4 ? p.readUInt32BE(0) & MAX_STREAM_ID : 0
         for (const sid of [...this.calls.keys()]) if (sid > last) this.end(sid)?.reject(new LeanMiss('the runtime is closing the connection'))
         if (this.calls.size === 0) this.sock.end()
@@ -328,10 +412,14 @@ export class LeanUnary {
   private readonly open = new Set<Connection>()
   private readonly authority: string
 
+  private readonly pingAckHoldMs: number
+
   constructor(
     private readonly target: Endpoint,
     private readonly maxMessageBytes: number,
+    opts: LeanOptions = {},
   ) {
+    this.pingAckHoldMs = opts.pingAckHoldMs ?? PING_ACK_HOLD_MS
     this.authority = target.kind === 'unix' ? 'localhost' : target.address
   }
 
@@ -341,7 +429,7 @@ export class LeanUnary {
     // window every peer starts with (RFC 9113 6.9.2) goes this way.
     if (message.length + 5 > INITIAL_PEER_WINDOW) return Promise.reject(new LeanMiss(`request of ${message.length} bytes: larger than the lean path sends`))
     if (!this.conn?.usable) {
-      const c = new Connection(this.target, this.authority, this.maxMessageBytes)
+      const c = new Connection(this.target, this.authority, this.maxMessageBytes, this.pingAckHoldMs)
       this.open.add(c)
       c.sock.once('close', () => this.open.delete(c))
       this.conn = c

@@ -58,7 +58,15 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
             const {connectCri} = await import('../cri/client.js')
             return connectCri({endpoint: opts.endpoint, timeoutMs: opts.timeoutMs, onCall: metrics.onCall})
           }
-    const loop = new ReconcileLoop({opts, log, metrics, source, host: deps.host ?? (await hostInfo()), connect, now: deps.now, version: version()})
+    // The folder watch is checked on the loop's resync ticks: a timer of its own would wake the
+    // process once more every period.
+    const rearmWatch = () => {
+      watcher
+        ?.rearmIfNeeded()
+        .then((did) => did && log.info('manifest folder replaced or created: watching it again', {dir: opts.manifestDir}))
+        .catch(() => undefined)
+    }
+    const loop = new ReconcileLoop({opts, log, metrics, source, host: deps.host ?? (await hostInfo()), connect, now: deps.now, version: version(), onResyncTick: rearmWatch})
     api = new ApiServer(
       {
         healthy: () => loop.healthy,
@@ -89,11 +97,6 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
     })
     watcher = w
     await w.start()
-    const rearm = setInterval(() => {
-      w.rearmIfNeeded()
-        .then((did) => did && log.info('manifest folder replaced or created: watching it again', {dir: opts.manifestDir}))
-        .catch(() => undefined)
-    }, opts.resyncMs)
     loop.start()
     const stopTrim = startHeapTrim()
 
@@ -106,7 +109,6 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
       log,
       stop(o = {}) {
         stopped ??= (async () => {
-          clearInterval(rearm)
           stopTrim()
           await w.close()
           await loop.stop({stopPods: o.stopPods ?? opts.stopPodsOnExit})

@@ -44,6 +44,8 @@ export interface LoopDeps {
   /** Wall clock in ms (tests). */
   now?: () => number
   version?: string
+  /** Called on every resync tick, for other periodic checks (one timer wakes the process). */
+  onResyncTick?: () => void
 }
 
 interface Wants {
@@ -136,8 +138,10 @@ export class ReconcileLoop {
     this.intervals.push(
       setInterval(() => {
         ticks++
-        if (ticks % every === 0) this.request('resync')
-        else this.relistTick()
+        if (ticks % every === 0) {
+          this.request('resync')
+          this.deps.onResyncTick?.()
+        } else this.relistTick()
       }, period),
     )
   }

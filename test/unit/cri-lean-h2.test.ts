@@ -4,15 +4,17 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import http2 from 'node:http2'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {connectCri} from '../../src/cri/client.js'
 import {resolveEndpoint} from '../../src/cri/endpoint.js'
 import {decodeContainerIds} from '../../src/cri/ids.js'
-import {LeanMiss, LeanTimeout, LeanUnary, requestHeaders} from '../../src/cri/lean-h2.js'
+import {frame, LeanMiss, LeanTimeout, LeanUnary, requestHeaders} from '../../src/cri/lean-h2.js'
 import {ListContainersRequest} from '../../src/gen/runtime/v1/api.js'
 import {FakeCri} from '../support/fake-cri.js'
+import {waitFor} from '../support/wait.js'
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-lean-'))
 after(() => fs.rmSync(work, {recursive: true, force: true}))
@@ -134,16 +136,104 @@ describe('lean HTTP/2 unary calls', () => {
     assert.equal((await lean.call(PATH, Buffer.from('cont'), 2000)).toString(), 'cont')
   })
 
-  it('answers the server\'s PING and SETTINGS', async () => {
-    let acked = false
-    srv.handle((s, body) => {
-      s.session!.ping((err) => {
-        acked = !err
-        s.session!.settings({maxConcurrentStreams: 50}, () => echo(s, body, {}))
+  it('answers the server\'s PING and SETTINGS (at once when asked to hold nothing)', async () => {
+    const eager = new LeanUnary(resolveEndpoint(`unix://${srv.socket}`), 8 << 20, {pingAckHoldMs: 0})
+    try {
+      let acked = false
+      srv.handle((s, body) => {
+        s.session!.ping((err) => {
+          acked = !err
+          s.session!.settings({maxConcurrentStreams: 50}, () => echo(s, body, {}))
+        })
       })
+      assert.equal((await eager.call(PATH, Buffer.from('ping'), 2000)).toString(), 'ping')
+      assert.ok(acked)
+    } finally {
+      eager.close()
+    }
+  })
+
+  it('holds a PING acknowledgement for a later request, or sends it within the hold', async () => {
+    const HOLD = 600
+    const held = new LeanUnary(resolveEndpoint(`unix://${srv.socket}`), 8 << 20, {pingAckHoldMs: HOLD})
+    try {
+      let ackedAt = 0
+      let pinged = false
+      srv.handle((s, body) => {
+        // One PING, on the first request only: what grpc-go's bandwidth estimate does.
+        if (!pinged) {
+          pinged = true
+          s.session!.ping((err) => (ackedAt = err ? -1 : performance.now()))
+        }
+        echo(s, body, {})
+      })
+      const t0 = performance.now()
+      assert.equal((await held.call(PATH, Buffer.from('a'), 2000)).toString(), 'a')
+      await new Promise((r) => setTimeout(r, 50))
+      // Too early: this request does not carry it.
+      assert.equal((await held.call(PATH, Buffer.from('b'), 2000)).toString(), 'b')
+      await new Promise((r) => setTimeout(r, 50))
+      assert.equal(ackedAt, 0, 'acknowledged before half the hold')
+      await new Promise((r) => setTimeout(r, HOLD / 2))
+      const t3 = performance.now()
+      assert.equal((await held.call(PATH, Buffer.from('c'), 2000)).toString(), 'c')
+      await waitFor('the PING acknowledged', () => ackedAt !== 0, 2000, 5)
+      assert.ok(ackedAt > 0)
+      assert.ok(ackedAt >= t3 && ackedAt - t0 < HOLD, `acknowledged ${Math.round(ackedAt - t0)}ms after the PING, with the third request`)
+
+      // No request comes: the timer sends it within the hold.
+      pinged = false
+      ackedAt = 0
+      await held.call(PATH, Buffer.from('d'), 2000)
+      const t4 = performance.now()
+      await waitFor('the PING acknowledged by the timer', () => ackedAt !== 0, 3000, 10)
+      assert.ok(ackedAt > 0 && ackedAt - t4 >= HOLD * 0.8 && ackedAt - t4 < HOLD + 500, `acknowledged after ${Math.round(ackedAt - t4)}ms`)
+    } finally {
+      held.close()
+    }
+  })
+
+  it('acknowledges a PING at once on a connection the server is closing', async () => {
+    // node:http2 sends a PING ahead of a GOAWAY queued before it, so this server writes raw frames:
+    // a graceful shutdown as grpc-go does it (GOAWAY, then a PING it waits for), then the answer.
+    const socket = path.join(work, 'raw-goaway.sock')
+    const pingData = Buffer.from('shutdown')
+    let acked = false
+    const server = net.createServer((c) => {
+      let buf = Buffer.alloc(0)
+      let stream = 0
+      c.write(frame(4, 0, 0, Buffer.alloc(0)))
+      c.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d])
+        if (buf.subarray(0, 24).toString() === 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n') buf = buf.subarray(24)
+        while (buf.length >= 9 && buf.length >= 9 + buf.readUIntBE(0, 3)) {
+          const len = buf.readUIntBE(0, 3)
+          const [type, flags, id, p] = [buf[3], buf[4], buf.readUInt32BE(5), buf.subarray(9, 9 + len)]
+          buf = buf.subarray(9 + len)
+          if (type === 0 && flags & 1) {
+            stream = id
+            const away = Buffer.alloc(8)
+            away.writeUInt32BE(stream, 0)
+            c.write(Buffer.concat([frame(7, 0, 0, away), frame(6, 0, 0, pingData)]))
+          }
+          if (type === 6 && flags & 1 && p.equals(pingData)) {
+            acked = true
+            // Headers and trailers as HPACK ":status: 200" (the lean path does not read them).
+            c.write(Buffer.concat([frame(1, 4, stream, Buffer.from([0x88])), frame(0, 0, stream, grpcFrame(Buffer.from('bye'))), frame(1, 5, stream, Buffer.from([0x88]))]))
+          }
+        }
+      })
+      c.on('error', () => {})
     })
-    assert.equal((await lean.call(PATH, Buffer.from('ping'), 2000)).toString(), 'ping')
-    assert.ok(acked)
+    await new Promise<void>((r) => server.listen(socket, r))
+    const held = new LeanUnary(resolveEndpoint(`unix://${socket}`), 8 << 20, {pingAckHoldMs: 60_000})
+    try {
+      assert.equal((await held.call(PATH, Buffer.from('x'), 2000)).toString(), 'bye')
+      assert.ok(acked)
+    } finally {
+      held.close()
+      await new Promise((r) => server.close(r))
+    }
   })
 
   it('misses on an error status, a reset, a compressed or missing message, and no trailers', async () => {
@@ -203,6 +293,22 @@ describe('lean HTTP/2 unary calls', () => {
     await assert.rejects(lean.call(PATH, Buffer.from('x'), 300), LeanTimeout)
     assert.ok(Date.now() - t0 >= 290)
     assert.equal(await cancelled, http2.constants.NGHTTP2_CANCEL)
+  })
+
+  it('calls in flight each fail at their own deadline, and answered ones are not disturbed', async () => {
+    // "slow" is never answered; anything else is echoed.
+    srv.handle((s, body, h) => {
+      if (body.subarray(5).toString() !== 'slow') echo(s, body, h)
+    })
+    const t0 = performance.now()
+    const at = (p: Promise<unknown>) => p.then(() => -1, (e) => (e instanceof LeanTimeout ? performance.now() - t0 : -2))
+    const long = at(lean.call(PATH, Buffer.from('slow'), 700))
+    const short = at(lean.call(PATH, Buffer.from('slow'), 200))
+    assert.equal((await lean.call(PATH, Buffer.from('quick'), 100)).toString(), 'quick')
+    const [l, s] = await Promise.all([long, short])
+    assert.ok(s >= 195 && s < 600, `the 200 ms call failed after ${Math.round(s)} ms`)
+    assert.ok(l >= 695 && l < 1200, `the 700 ms call failed after ${Math.round(l)} ms`)
+    srv.handle(echo)
   })
 
   it('nothing listening, or a server going away mid-call: a miss', async () => {
