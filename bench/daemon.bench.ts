@@ -108,6 +108,23 @@ function procStat(pid: number): {cpuTicks: number; runNs: number; rssKb: number;
   return {cpuTicks: Number(f[11]) + Number(f[12]), runNs, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM')}
 }
 
+/** Where a process's resident memory is, from /proc/PID/smaps, in kB. */
+function memoryParts(pid: number): {fileKb: number; mallocKb: number; otherAnonKb: number} {
+  const out = {fileKb: 0, mallocKb: 0, otherAnonKb: 0}
+  let name = ''
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (head) name = head[1]
+    else if (line.startsWith('Rss:')) {
+      const kb = Number(line.split(/\s+/)[1])
+      if (name.startsWith('/')) out.fileKb += kb
+      else if (name === '[heap]') out.mallocKb += kb
+      else out.otherAnonKb += kb
+    }
+  }
+  return out
+}
+
 function metric(text: string | undefined, name: string): number {
   let sum = 0
   for (const line of (text ?? '').split('\n')) if (line.startsWith(name) && !line.startsWith('#')) sum += Number(line.split(' ').pop())
@@ -192,6 +209,7 @@ async function main(): Promise<void> {
     const t0 = performance.now()
     await sleep(IDLE_SECONDS * 1000)
     const s1 = procStat(daemon.pid!)
+    const parts = memoryParts(daemon.pid!)
     const f1 = procStat(floorProc.pid!)
     const secs = (performance.now() - t0) / 1000
     floorProc.kill('SIGTERM')
@@ -218,6 +236,10 @@ async function main(): Promise<void> {
     row(`  ratio max / relist period`, `${(Math.max(...detect) / RELIST_MS).toFixed(2)}x`, '', undefined)
     row(`idle with ${IDLE_PODS} pods: RSS`, `${rssMb.toFixed(1)} MB`, '< 80 MB', rssMb < 80)
     row(`idle with ${IDLE_PODS} pods: peak RSS (VmHWM)`, `${(s1.hwmKb / 1024).toFixed(1)} MB`, '', undefined)
+    row(`  RSS: mapped files (node's binary, libraries)`, `${(parts.fileKb / 1024).toFixed(1)} MB`, '', undefined)
+    row(`  RSS: malloc heap`, `${(parts.mallocKb / 1024).toFixed(1)} MB`, '', undefined)
+    row(`  RSS: other anonymous (JS heap, thread arenas, stacks)`, `${(parts.otherAnonKb / 1024).toFixed(1)} MB`, '', undefined)
+    row(`  JS heap used / held`, `${(metric(m1, 'nodejs_heap_size_used_bytes') / 1048576).toFixed(1)} / ${(metric(m1, 'nodejs_heap_size_total_bytes') / 1048576).toFixed(1)} MB`, '', undefined)
     row(`idle with ${IDLE_PODS} pods: CPU over ${secs.toFixed(0)} s (schedstat)`, `${cpuPct.toFixed(2)} %`, '< 1 % of a core', cpuPct < 1)
     row(`  same, from /proc/PID/stat ticks`, `${cpuTickPct.toFixed(2)} %`, '', undefined)
     row(`  floor: bare node waking once a second`, `${floorPct.toFixed(2)} %`, '', undefined)

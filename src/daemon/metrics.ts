@@ -124,6 +124,13 @@ export class DaemonMetrics {
   readonly runtimeUp = new Gauge('podrun_runtime_up', 'Whether the container runtime answers (1) or not (0).')
   readonly actions = new Counter('podrun_pod_actions_total', 'Pod changes carried out, by kind (created, configured, pruned) and result.')
   readonly startTime = new Gauge('podrun_daemon_start_time_seconds', 'When the daemon started, seconds since the epoch.')
+  // The process itself, under the names Prometheus client libraries use: on a small device the
+  // daemon's own footprint is worth watching.
+  readonly rss = new Gauge('process_resident_memory_bytes', 'Resident memory of the daemon process.')
+  readonly cpu = new Counter('process_cpu_seconds_total', 'User and system CPU time of the daemon process.')
+  readonly heapUsed = new Gauge('nodejs_heap_size_used_bytes', 'Bytes in use in the JavaScript heap.')
+  readonly heapTotal = new Gauge('nodejs_heap_size_total_bytes', 'Bytes the JavaScript heap holds.')
+  readonly external = new Gauge('nodejs_external_memory_bytes', 'Memory outside the JavaScript heap held by its objects (buffers).')
 
   constructor() {
     this.startTime.set({}, Math.floor(Date.now() / 1000))
@@ -140,6 +147,13 @@ export class DaemonMetrics {
   }
 
   render(): string {
+    const m = process.memoryUsage()
+    const c = process.cpuUsage()
+    this.rss.set({}, m.rss)
+    this.cpu.set({}, (c.user + c.system) / 1e6)
+    this.heapUsed.set({}, m.heapUsed)
+    this.heapTotal.set({}, m.heapTotal)
+    this.external.set({}, m.external)
     const all = [
       this.passes,
       this.passDuration,
@@ -152,6 +166,11 @@ export class DaemonMetrics {
       this.runtimeUp,
       this.actions,
       this.startTime,
+      this.rss,
+      this.cpu,
+      this.heapUsed,
+      this.heapTotal,
+      this.external,
     ]
     return all.map((m) => m.render()).join('\n') + '\n'
   }

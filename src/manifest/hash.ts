@@ -29,6 +29,7 @@
 // the order of keys in the YAML never matters. Hash: sha256 of the canonical JSON, first 16 hex digits.
 import {createHash} from 'node:crypto'
 import type {Container, Pod, PodSpec} from 'kubernetes-types/core/v1.js'
+import {compareText} from '../lib/compare.js'
 
 export const SANDBOX_SPEC_FIELDS = [
   'hostNetwork',
@@ -134,7 +135,7 @@ export function containerHashInput(container: Container, pod: Pod): Record<strin
     ...(container.volumeMounts ?? []).map((m) => m.name),
     ...(container.volumeDevices ?? []).map((d) => d.name),
   ])
-  const volumes = (pod.spec?.volumes ?? []).filter((v) => mounted.has(v.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const volumes = (pod.spec?.volumes ?? []).filter((v) => mounted.has(v.name)).sort((a, b) => compareText(a.name, b.name))
   return {...pick(container, CONTAINER_FIELDS), volumes}
 }
 

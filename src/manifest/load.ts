@@ -4,6 +4,7 @@ import {isUtf8} from 'node:buffer'
 import {closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, statSync, type Stats} from 'node:fs'
 import path from 'node:path'
 import type {Diagnostic, Limits} from './types.js'
+import {compareText} from '../lib/compare.js'
 
 export const STDIN_NAME = '<stdin>'
 export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'] as const
@@ -76,7 +77,7 @@ export async function collectInputs(
   const walkDir = (display: string, absolute: string, visited: Set<string>): void => {
     let entries: string[]
     try {
-      entries = readdirSync(absolute).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      entries = readdirSync(absolute).sort(compareText)
     } catch (err) {
       diagnostics.push(fileProblem(display, `cannot read directory: ${describeFsError(err)}`))
       return

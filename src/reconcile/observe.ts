@@ -6,6 +6,7 @@ import type {Container, PodSandbox} from '../cri/types.js'
 import type {ActualContainer, ActualPod, ContainerState, SandboxState} from '../model/actual.js'
 import {objectKey} from '../model/desired.js'
 import {Label, managedSelector} from './labels.js'
+import {compareText} from '../lib/compare.js'
 
 /** CRI state numbers, in the order of the runtime's enums. */
 export const SANDBOX_STATES: SandboxState[] = ['READY', 'NOTREADY']
@@ -65,7 +66,7 @@ export function groupPods(sandboxes: PodSandbox[], containers: Container[]): Act
       hash: c.labels[Label.containerHash] ?? '',
     })
   }
-  return [...pods.values()].sort((a, b) => a.key.localeCompare(b.key))
+  return [...pods.values()].sort((a, b) => compareText(a.key, b.key))
 }
 
 /** The containers whose status a decision needs: the newest exited one of each name per sandbox. */

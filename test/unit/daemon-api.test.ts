@@ -237,6 +237,14 @@ describe('metrics text', () => {
     assert.ok(lines.includes('podrun_pods{phase="Running"} 3'))
     assert.ok(lines.includes('podrun_manifest_errors{file="/etc/podrun/manifests/a \\"b\\".yaml"} 2'))
     assert.ok(lines.includes('podrun_container_restarts_total{namespace="default",pod="web",container="main"} 4'))
+    // The process's own figures, under the names Prometheus client libraries use.
+    const value = (name: string) => Number(lines.find((l) => l.startsWith(`${name} `))?.split(' ')[1])
+    const rss = value('process_resident_memory_bytes')
+    assert.ok(rss > 10e6 && rss < 10e9, `rss ${rss}`)
+    assert.ok(value('process_cpu_seconds_total') > 0)
+    assert.ok(lines.includes('# TYPE process_cpu_seconds_total counter'))
+    assert.ok(value('nodejs_heap_size_used_bytes') > 0 && value('nodejs_heap_size_used_bytes') <= value('nodejs_heap_size_total_bytes'))
+    assert.ok(value('nodejs_external_memory_bytes') > 0)
     assert.ok(text.endsWith('\n'))
     // Every sample line is "name{labels} value".
     for (const l of lines.filter((l) => l && !l.startsWith('#'))) assert.match(l, /^[a-z_]+(\{.*\})? [-+0-9.eInfNa]+$/, l)

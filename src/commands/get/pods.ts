@@ -6,6 +6,7 @@ import {renderTable} from '../../lib/table.js'
 import {printObject} from '../../lib/output.js'
 import {connect} from '../../lib/connect.js'
 import {DEFAULT_DAEMON_SOCKET} from '../../daemon/options.js'
+import {compareText} from '../../lib/compare.js'
 
 export default class GetPods extends BaseCommand<typeof GetPods> {
   static override summary = 'List the pods podrun runs, computed from the runtime.'
@@ -46,7 +47,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
         all.push({pod, key: info.key, name: info.name, namespace: info.namespace, source: info.source})
       }
       for (const v of all) annotatePod(v.pod, known.get(v.key))
-      all.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name))
+      all.sort((a, b) => compareText(a.namespace, b.namespace) || compareText(a.name, b.name))
       const views = all.filter((v) => (flags['all-namespaces'] || v.namespace === flags.namespace) && (!args.name || v.name === args.name))
       if (args.name && views.length === 0) {
         throw new PodrunError(`pod "${args.name}" not found in namespace ${flags.namespace}`, {reason: 'NotFound', exitCode: ExitCode.invalid})
