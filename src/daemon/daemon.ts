@@ -8,7 +8,7 @@ import {readFileSync} from 'node:fs'
 import type {CriClient} from '../cri/client.js'
 import {hostInfo, type HostInfo} from '../reconcile/engine.js'
 import {ApiServer} from './api.js'
-import {startHeapTrim} from './heap.js'
+import {heapTrim} from './heap.js'
 import {acquireLock, type Lock} from './lock.js'
 import {createLogger, type Logger} from './log.js'
 import {ReconcileLoop} from './loop.js'
@@ -66,7 +66,21 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
         .then((did) => did && log.info('manifest folder replaced or created: watching it again', {dir: opts.manifestDir}))
         .catch(() => undefined)
     }
-    const loop = new ReconcileLoop({opts, log, metrics, source, host: deps.host ?? (await hostInfo()), connect, now: deps.now, version: version(), onResyncTick: rearmWatch})
+    const trim = heapTrim()
+    const loop = new ReconcileLoop({
+      opts,
+      log,
+      metrics,
+      source,
+      host: deps.host ?? (await hostInfo()),
+      connect,
+      now: deps.now,
+      version: version(),
+      onResyncTick: () => {
+        rearmWatch()
+        trim.maybeCollect()
+      },
+    })
     api = new ApiServer(
       {
         healthy: () => loop.healthy,
@@ -98,7 +112,6 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
     watcher = w
     await w.start()
     loop.start()
-    const stopTrim = startHeapTrim()
 
     let stopped: Promise<void> | undefined
     const handle: DaemonHandle = {
@@ -109,7 +122,6 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
       log,
       stop(o = {}) {
         stopped ??= (async () => {
-          stopTrim()
           await w.close()
           await loop.stop({stopPods: o.stopPods ?? opts.stopPodsOnExit})
           await api!.close()
