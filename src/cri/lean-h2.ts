@@ -217,12 +217,13 @@ class Connection {
     if (this.nextId > MAX_STREAM_ID) this.draining = true
     const bytes = requestFrames(path, this.authority, timeoutMs, message, id)
     return new Promise<Buffer>((resolve, reject) => {
-      const deadline = performance.now() + timeoutMs
+      const now = performance.now()
+      const deadline = now + timeoutMs
       this.calls.set(id, {chunks: [], size: 0, trailers: false, deadline, timeoutMs, resolve, reject})
       if (deadline < this.deadlineAt) this.armDeadline(deadline)
       // Held acknowledgements go after the request's DATA, so that its PING is still outstanding
       // when the server reads it.
-      if (this.heldAcks.length > 0 && performance.now() - this.heldSince >= this.pingAckHoldMs / 2) {
+      if (this.heldAcks.length > 0 && now - this.heldSince >= this.pingAckHoldMs / 2) {
         this.sock.write(Buffer.concat([bytes, ...this.takeAcks()]))
       } else this.sock.write(bytes)
     })
@@ -249,8 +250,8 @@ class Connection {
   }
 
   private holdAck(payload: Buffer): void {
-    const ack = frame(PING, ACK, 0, payload)
     if (this.sock.writableEnded) return
+    const ack = frame(PING, ACK, 0, payload)
     if (this.pingAckHoldMs <= 0 || this.draining) {
       this.sock.write(ack)
       return

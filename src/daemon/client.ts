@@ -3,6 +3,7 @@
 // to the runtime alone.
 import http from 'node:http'
 import type {ContainerStatus, Pod, PodCondition} from 'kubernetes-types/core/v1.js'
+import {Label} from '../reconcile/labels.js'
 import {statusOverrides, type DaemonPodInfo, type DaemonPodList} from './view.js'
 
 export async function fetchDaemonPods(socketPath: string, timeoutMs = 1000): Promise<DaemonPodList | undefined> {
@@ -75,7 +76,7 @@ export function podFromDaemon(info: DaemonPodInfo, nodeName: string): Pod | unde
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: {name: info.name, namespace: info.namespace, annotations: {'podrun.io/source': info.source}},
+    metadata: {name: info.name, namespace: info.namespace, annotations: {[Label.source]: info.source}},
     spec: {nodeName, containers: containers.map((c) => ({name: c.name, image: c.image})), ...(initContainers.length > 0 ? {initContainers: initContainers.map((c) => ({name: c.name, image: c.image}))} : {})},
     status: {
       phase: 'Pending',

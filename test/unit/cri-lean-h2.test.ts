@@ -8,7 +8,6 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import {connectCri} from '../../src/cri/client.js'
 import {resolveEndpoint} from '../../src/cri/endpoint.js'
 import {decodeContainerIds} from '../../src/cri/ids.js'
 import {frame, LeanMiss, LeanTimeout, LeanUnary, requestHeaders} from '../../src/cri/lean-h2.js'
@@ -333,7 +332,6 @@ describe('lean path against the fake runtime (grpc-js server)', () => {
   after(() => fake.close())
 
   it('answers as grpc-js does, on one connection, in order and concurrently', async () => {
-    const cri = await connectCri({endpoint: fake.endpoint})
     const lean = new LeanUnary(resolveEndpoint(fake.endpoint), 1 << 24)
     try {
       const req = ListContainersRequest.encode(ListContainersRequest.fromPartial({filter: {labelSelector: {a: 'b'}}})).finish()
@@ -344,7 +342,6 @@ describe('lean path against the fake runtime (grpc-js server)', () => {
       assert.deepEqual((calls[calls.length - 1].request as {filter: {labelSelector: object}}).filter.labelSelector, {a: 'b'})
     } finally {
       lean.close()
-      cri.close()
     }
   })
 
