@@ -57,7 +57,7 @@ TEST_IMAGE=$REGISTRY_HOST/podrun/busybox:$BUSYBOX_TAG
 TEST_IMAGE_V2=$REGISTRY_HOST/podrun/busybox:v2
 
 APT_PACKAGES=(containerd runc containernetworking-plugins busybox-static catatonit umoci skopeo
-  docker-registry iptables iproute2)
+  docker-registry iptables iproute2 mount)
 
 log() { printf 'runtime: %s\n' "$*" >&2; }
 die() {

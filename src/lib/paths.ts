@@ -15,3 +15,17 @@ export function logRoot(): string {
 export function cgroupRoot(): string {
   return process.env.PODRUN_CGROUP_ROOT ?? '/podrun'
 }
+
+/**
+ * `root/part/...` where each part must be one plain path component. Parts may come from data read
+ * back from the runtime (labels, annotations), which anyone with the runtime's socket can write:
+ * a `..` or a `/` there must not steer a recursive removal outside podrun's folders.
+ */
+export function joinInside(root: string, ...parts: string[]): string {
+  for (const p of parts) {
+    if (p === '' || p === '.' || p === '..' || p.includes('/') || p.includes('\0')) {
+      throw new Error(`refusing a path component ${JSON.stringify(p)} under ${root}: not a plain name`)
+    }
+  }
+  return path.join(root, ...parts)
+}

@@ -10,6 +10,7 @@ import {PodrunError} from '../lib/errors.js'
 import {Annotation, Label, MANAGED_BY} from './labels.js'
 import {namespaceOptions} from './sandbox-config.js'
 import path from 'node:path'
+import type {SubPathMount} from './subpath.js'
 
 /** Key/value data (decoded text) of a ConfigMap or Secret in the manifest set, or undefined when absent. */
 export type DataLookup = (kind: 'ConfigMap' | 'Secret', namespace: string, name: string) => Record<string, string> | undefined
@@ -20,6 +21,8 @@ export interface ContainerContext {
   backoffStep: number
   /** Host path of each pod volume, by volume name. */
   volumePaths: Map<string, string>
+  /** Host path of each subPath mount (bind-mounted by subpath.ts), by index in volumeMounts. */
+  subPaths?: Map<number, string>
   data: DataLookup
   podIP: string
   hostIP: string
@@ -130,13 +133,38 @@ export function resolveEnv(d: DesiredPod, c: Container, ctx: ContainerContext): 
   return out
 }
 
+/**
+ * The container's mounts that use a subPath or subPathExpr (expanded with the container's env, as
+ * the kubelet does), for subpath.ts to resolve safely and bind before the container is created.
+ */
+export function subPathMounts(d: DesiredPod, c: Container, ctx: ContainerContext): SubPathMount[] {
+  const list = c.volumeMounts ?? []
+  if (!list.some((vm) => vm.subPath || vm.subPathExpr)) return []
+  const vars = list.some((vm) => vm.subPathExpr) ? new Map(resolveEnv(d, c, ctx).map((e) => [e.name, e.value])) : new Map<string, string>()
+  const out: SubPathMount[] = []
+  for (const [index, vm] of list.entries()) {
+    const sub = vm.subPath || (vm.subPathExpr ? expand(vm.subPathExpr, vars) : '')
+    if (!sub) continue
+    if (path.isAbsolute(sub) || sub.split('/').includes('..')) {
+      throw new PodrunError(`container ${c.name}: volumeMounts[${index}]: subPath ${JSON.stringify(sub)} must be a relative path without ".."`, {reason: 'CreateContainerConfigError'})
+    }
+    const volumePath = ctx.volumePaths.get(vm.name)
+    if (volumePath === undefined) throw new PodrunError(`volumeMount ${vm.name}: volume was not prepared`)
+    out.push({index, volume: vm.name, volumePath, subPath: sub})
+  }
+  return out
+}
+
 function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
-  return (c.volumeMounts ?? []).map((vm) => {
-    const host = ctx.volumePaths.get(vm.name)
-    if (host === undefined) throw new PodrunError(`volumeMount ${vm.name}: volume was not prepared`)
+  return (c.volumeMounts ?? []).map((vm, index) => {
+    const volumePath = ctx.volumePaths.get(vm.name)
+    if (volumePath === undefined) throw new PodrunError(`volumeMount ${vm.name}: volume was not prepared`)
+    // Never volume + subPath as a string: the runtime would follow links a container planted.
+    const host = vm.subPath || vm.subPathExpr ? ctx.subPaths?.get(index) : volumePath
+    if (host === undefined) throw new PodrunError(`container ${c.name}: volumeMounts[${index}]: subPath was not prepared`)
     return {
       containerPath: vm.mountPath,
-      hostPath: vm.subPath ? path.join(host, vm.subPath) : host,
+      hostPath: host,
       readonly: vm.readOnly === true,
       selinuxRelabel: false,
       propagation: vm.mountPropagation === 'Bidirectional' ? 2 : vm.mountPropagation === 'HostToContainer' ? 1 : 0,

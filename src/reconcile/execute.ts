@@ -9,9 +9,10 @@ import type {ActualPod} from '../model/actual.js'
 import {isPodrunError} from '../lib/errors.js'
 import type {PodActions, PodChange} from './plan.js'
 import {buildSandboxConfig, cgroupParent, podLogDir, type HostDns} from './sandbox-config.js'
-import {buildContainerConfig, type DataLookup} from './container-config.js'
+import {buildContainerConfig, subPathMounts, type ContainerContext, type DataLookup} from './container-config.js'
 import {ImagePuller, type PullPolicy} from './images.js'
-import {prepareVolumes, removePodDir} from './volumes.js'
+import {podDir, prepareVolumes, removePodDir} from './volumes.js'
+import {bindSubPaths} from './subpath.js'
 import {withRetry} from './retry.js'
 import type {PodSandboxConfig} from '../cri/types.js'
 import type {Pod} from 'kubernetes-types/core/v1.js'
@@ -170,7 +171,7 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
     }
     for (const s of a.startContainers) {
       step(`starting ${s.container.name}`)
-      const config = buildContainerConfig(d, s.container, {
+      const cctx: ContainerContext = {
         uid: a.uid,
         attempt: s.attempt,
         backoffStep: s.backoffStep,
@@ -179,7 +180,10 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
         podIP: podIP || ctx.hostIP,
         hostIP: ctx.hostIP,
         nodeName: ctx.nodeName,
-      })
+      }
+      // Resolved again at every start: the container may have replaced the path since.
+      cctx.subPaths = await bindSubPaths(podDir(ctx.podRoot, a.uid), s.container.name, subPathMounts(d, s.container.spec, cctx))
+      const config = buildContainerConfig(d, s.container, cctx)
       count()
       const id = await withRetry(() => ctx.cri.createContainer(sandboxId!, config, sandboxConfig!))
       count()

@@ -7,6 +7,7 @@ import type {DesiredPod} from '../model/desired.js'
 import {bytes, milliCpu} from '../lib/quantity.js'
 import {Annotation, Label, MANAGED_BY} from './labels.js'
 import path from 'node:path'
+import {joinInside} from '../lib/paths.js'
 
 export interface HostDns {
   servers: string[]
@@ -54,7 +55,7 @@ export function cgroupParent(pod: Pod, uid: string, root: string): string {
 }
 
 export function podLogDir(logRoot: string, namespace: string, name: string, uid: string): string {
-  return path.join(logRoot, `${namespace}_${name}_${uid}`)
+  return joinInside(logRoot, `${namespace}_${name}_${uid}`)
 }
 
 /** DNS per dnsPolicy. With no cluster DNS, ClusterFirst falls back to the host's resolver. */

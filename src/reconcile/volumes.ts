@@ -7,9 +7,11 @@ import path from 'node:path'
 import type {Pod, Volume} from 'kubernetes-types/core/v1.js'
 import {PodrunError} from '../lib/errors.js'
 import type {DataLookup} from './container-config.js'
+import {joinInside} from '../lib/paths.js'
+import {cleanSubPaths, mountsUnder} from './subpath.js'
 
 export function podDir(podRoot: string, uid: string): string {
-  return path.join(podRoot, uid)
+  return joinInside(podRoot, uid)
 }
 
 interface FileEntry {
@@ -163,6 +165,14 @@ export async function prepareVolumes(pod: Pod, uid: string, podRoot: string, loo
   return out
 }
 
+/**
+ * Remove a pod's folder: subPath bind mounts first, and never a folder that still has a mount
+ * under it (a recursive removal would go through the mount into a volume or the host).
+ */
 export async function removePodDir(podRoot: string, uid: string): Promise<void> {
-  await fs.rm(podDir(podRoot, uid), {recursive: true, force: true})
+  const dir = podDir(podRoot, uid)
+  await cleanSubPaths(dir)
+  const left = await mountsUnder(dir)
+  if (left.length > 0) throw new PodrunError(`pod folder ${dir} still has mounts (${left.join(', ')}); not removed`)
+  await fs.rm(dir, {recursive: true, force: true})
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import {desiredStateFromTexts} from '../../src/manifest/index.js'
 import {buildSandboxConfig, cgroupParent, dnsConfig, parseResolvConf, qosClass} from '../../src/reconcile/sandbox-config.js'
-import {buildContainerConfig, expand, type ContainerContext} from '../../src/reconcile/container-config.js'
+import {buildContainerConfig, expand, subPathMounts, type ContainerContext} from '../../src/reconcile/container-config.js'
 import {dataLookup} from '../../src/reconcile/data.js'
 import {NamespaceMode, Protocol} from '../../src/gen/runtime/v1/api.js'
 
@@ -68,6 +68,7 @@ const ctx = (st: ReturnType<typeof load>): ContainerContext => ({
   attempt: 2,
   backoffStep: 0,
   volumePaths: new Map([['data', '/var/lib/podrun/pods/uid-1/volumes/empty-dir/data']]),
+  subPaths: new Map([[0, '/var/lib/podrun/pods/uid-1/volume-subpaths/data/app/0']]),
   data: dataLookup(st.configMaps, st.secrets),
   podIP: '10.0.0.5',
   hostIP: '192.0.2.10',
@@ -154,11 +155,23 @@ test('the container config carries resources, mounts, labels and the log path', 
   assert.equal(r?.cpuQuota, 50000n)
   assert.equal(r?.memoryLimitInBytes, 134217728n)
   assert.equal(cc.mounts[0].containerPath, '/data')
-  assert.equal(cc.mounts[0].hostPath, '/var/lib/podrun/pods/uid-1/volumes/empty-dir/data/app')
+  // A subPath reaches the runtime only as the bind mount subpath.ts made, never as volume + subPath.
+  assert.equal(cc.mounts[0].hostPath, '/var/lib/podrun/pods/uid-1/volume-subpaths/data/app/0')
+  assert.throws(() => buildContainerConfig(d, d.containers[0], {...ctx(st), subPaths: undefined}), /volumeMounts\[0\]: subPath was not prepared/)
   assert.equal(cc.labels['io.kubernetes.container.name'], 'app')
   assert.equal(cc.labels['podrun.io/container-hash'], d.containers[0].hash)
   assert.equal(cc.annotations['io.kubernetes.container.restartCount'], '2')
   assert.ok(cc.linux?.securityContext?.maskedPaths.includes('/proc/kcore'))
+})
+
+test('subPath mounts: subPath as written, subPathExpr expanded with the container env, ".." refused after expansion', () => {
+  const st = load(POD)
+  const d = st.pods[0]
+  assert.deepEqual(subPathMounts(d, d.containers[0].spec, ctx(st)), [{index: 0, volume: 'data', volumePath: '/var/lib/podrun/pods/uid-1/volumes/empty-dir/data', subPath: 'app'}])
+  const spec = {...d.containers[0].spec, volumeMounts: [{name: 'data', mountPath: '/a'}, {name: 'data', mountPath: '/b', subPathExpr: 'logs/$(POD)'}]}
+  assert.deepEqual(subPathMounts(d, spec, ctx(st)), [{index: 1, volume: 'data', volumePath: '/var/lib/podrun/pods/uid-1/volumes/empty-dir/data', subPath: 'logs/web'}])
+  const up = {...spec, env: [{name: 'X', value: '../..'}], volumeMounts: [{name: 'data', mountPath: '/b', subPathExpr: '$(X)/etc'}]}
+  assert.throws(() => subPathMounts(d, up, ctx(st)), /must be a relative path without "\.\."/)
 })
 
 test('a missing referenced key is an error naming it', () => {
