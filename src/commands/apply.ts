@@ -33,7 +33,8 @@ export default class Apply extends BaseCommand<typeof Apply> {
     prune: Flags.boolean({summary: 'Delete pods created by apply, in the namespaces of the manifests, that the manifests no longer hold.'}),
     wait: Flags.boolean({summary: 'Wait until the pods run, complete or fail.', default: true, allowNo: true}),
     'wait-timeout': Flags.string({summary: 'How long to wait for the pods.', default: '2m'}),
-    parallel: Flags.integer({summary: 'Pods converged at once.', default: 4, min: 1}),
+    parallel: Flags.integer({summary: 'Runtime calls that change something, in flight at once (a container waiting out its grace period takes none).', default: 4, min: 1}),
+    'max-parallel-image-pulls': Flags.integer({summary: 'Image pulls in flight at once.', default: 1, min: 1}),
     output: Flags.string({char: 'o', summary: 'Output format.', options: ['json']}),
   }
 
@@ -56,6 +57,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
         host: await hostInfo(),
         data: dataLookup(state.configMaps, state.secrets),
         parallel: flags.parallel,
+        parallelPulls: flags['max-parallel-image-pulls'],
         prune: applyPrune(state.pods, flags.prune),
         actual: listing,
       }

@@ -25,7 +25,8 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     listen: Flags.string({summary: 'Also serve the API on 127.0.0.1:PORT (loopback only), e.g. for Prometheus.'}),
     'log-level': Flags.string({summary: 'Least severe level logged.', options: ['debug', 'info', 'warn', 'error'], default: 'info'}),
     'stop-pods-on-exit': Flags.boolean({summary: 'On SIGTERM/SIGINT, delete the pods of the manifest folder before exiting.'}),
-    parallel: Flags.integer({summary: 'Pods converged at once.', default: 4, min: 1}),
+    parallel: Flags.integer({summary: 'Runtime calls that change something, in flight at once (a container waiting out its grace period takes none).', default: 4, min: 1}),
+    'max-parallel-image-pulls': Flags.integer({summary: 'Image pulls in flight at once.', default: 1, min: 1}),
   }
 
   async run(): Promise<void> {
@@ -45,6 +46,7 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       logLevel: flags['log-level'] as 'debug' | 'info' | 'warn' | 'error',
       stopPodsOnExit: flags['stop-pods-on-exit'],
       parallel: flags.parallel,
+      parallelPulls: flags['max-parallel-image-pulls'],
     })
     if (opts.relistMs < 50 || opts.resyncMs < 100) throw new PodrunError('--relist-period must be at least 50ms and --resync-period at least 100ms', {reason: 'Usage'})
     const daemon = await runDaemon(opts)

@@ -23,7 +23,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
     all: Flags.boolean({summary: 'Every pod podrun manages in the namespace.'}),
     'ignore-not-found': Flags.boolean({summary: 'Deleting a pod that does not exist is not an error.'}),
     'grace-period': Flags.integer({summary: 'Seconds to wait for containers to stop (default: the pod\'s own).', min: 0}),
-    parallel: Flags.integer({summary: 'Pods deleted at once.', default: 4, min: 1}),
+    parallel: Flags.integer({summary: 'Runtime calls that change something, in flight at once (a container waiting out its grace period takes none).', default: 4, min: 1}),
     force: Flags.boolean({summary: 'Also delete pods a podrun daemon runs (it starts them again while their file is in its folder).'}),
   }
 

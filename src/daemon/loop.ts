@@ -22,6 +22,7 @@ import type {ActualPod} from '../model/actual.js'
 import type {DesiredPod} from '../model/desired.js'
 import {execContext, type HostInfo} from '../reconcile/engine.js'
 import {executeAll} from '../reconcile/execute.js'
+import {limits, type Limits} from '../reconcile/limits.js'
 import {observe} from '../reconcile/observe.js'
 import {describe as describeActions, isNoop, plan, type PodActions} from '../reconcile/plan.js'
 import {podFromRuntime, statusReason} from '../reconcile/status.js'
@@ -80,6 +81,7 @@ export class ReconcileLoop {
   private readonly source: ManifestSource
   private readonly now: () => number
   private readonly pullBackoff: PullBackoff
+  private readonly limits: Limits
 
   private cri: CriClient | undefined
   private relister: Relister | undefined
@@ -120,6 +122,7 @@ export class ReconcileLoop {
     this.source = deps.source
     this.now = deps.now ?? Date.now
     this.pullBackoff = new PullBackoff(this.opts.backoff.initialMs, this.opts.backoff.maxMs, this.now)
+    this.limits = limits(this.opts.parallel, this.opts.parallelPulls)
     this.reconnectDelay = this.opts.reconnect.initialMs
     this.startedAt = this.now()
     this.runtime = {up: false, endpoint: this.opts.endpoint ?? '', since: iso(this.startedAt), events: 'unknown'}
@@ -225,7 +228,7 @@ export class ReconcileLoop {
         const actual = await observe(this.cri)
         const actions = plan([], actual, {now: this.nowNs(), prune: (a) => this.source.owns(a.source)})
         for (const a of actions) this.log.info('stopping pod (daemon exits with --stop-pods-on-exit)', {pod: a.key})
-        const results = await executeAll(actions, this.context(this.cri), this.opts.parallel)
+        const results = await executeAll(actions, this.context(this.cri))
         for (const r of results) if (!r.ok) this.log.error('could not stop pod', {pod: r.key, error: r.error})
       } catch (e) {
         this.log.error('could not stop the pods', {error: (e as Error).message})
@@ -459,8 +462,9 @@ export class ReconcileLoop {
       host: this.deps.host,
       data: this.source.snapshot.data,
       parallel: this.opts.parallel,
+      limits: this.limits,
       prune: () => false,
-      puller: this.pullBackoff.puller(cri),
+      puller: this.pullBackoff.puller(cri, this.limits.pulls),
     })
   }
 
@@ -558,7 +562,7 @@ export class ReconcileLoop {
     const actions = plan(desired, actual, {now: BigInt(now) * 1_000_000n, prune, backoff: this.opts.backoff})
     const work = actions.filter((a) => !isNoop(a))
     for (const a of work) this.log.info(describeActions(a), {pod: a.key, change: a.change})
-    const results = work.length > 0 ? await executeAll(work, this.context(cri), this.opts.parallel) : []
+    const results = work.length > 0 ? await executeAll(work, this.context(cri)) : []
 
     // Outcomes: events, failures, waiting reasons.
     const byResult = new Map(results.map((r) => [r.key, r]))

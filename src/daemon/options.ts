@@ -5,6 +5,7 @@ import path from 'node:path'
 import {PodrunError} from '../lib/errors.js'
 import type {BackoffPolicy} from '../reconcile/plan.js'
 import type {LogLevel} from './log.js'
+import {DEFAULT_PARALLEL, DEFAULT_PARALLEL_PULLS} from '../reconcile/limits.js'
 
 export const DEFAULT_MANIFEST_DIR = '/etc/podrun/manifests'
 export const DEFAULT_STATE_DIR = '/run/podrun'
@@ -35,8 +36,10 @@ export interface DaemonOptions {
   logLevel: LogLevel
   /** Delete the daemon's pods on SIGTERM/SIGINT instead of leaving them running. */
   stopPodsOnExit: boolean
-  /** Pods converged at once. */
+  /** Mutating runtime calls in flight. */
   parallel: number
+  /** Image pulls in flight. */
+  parallelPulls: number
 }
 
 export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
@@ -54,7 +57,8 @@ export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
     listen: o.listen,
     logLevel: o.logLevel ?? 'info',
     stopPodsOnExit: o.stopPodsOnExit ?? false,
-    parallel: o.parallel ?? 4,
+    parallel: o.parallel ?? DEFAULT_PARALLEL,
+    parallelPulls: o.parallelPulls ?? DEFAULT_PARALLEL_PULLS,
   }
 }
 

@@ -5,6 +5,7 @@
 import type {CriClient} from '../cri/client.js'
 import {ExitCode, PodrunError, isPodrunError} from '../lib/errors.js'
 import {ImagePuller, type PullPolicy} from '../reconcile/images.js'
+import type {Slots} from '../reconcile/limits.js'
 
 export interface PullFailure {
   image: string
@@ -60,8 +61,8 @@ export class PullBackoff {
   }
 
   /** A puller for one pass that honours (and feeds) this back-off. */
-  puller(cri: CriClient): ImagePuller {
-    return new BackoffPuller(cri, this)
+  puller(cri: CriClient, pulls?: Slots): ImagePuller {
+    return new BackoffPuller(cri, this, pulls)
   }
 }
 
@@ -69,8 +70,9 @@ class BackoffPuller extends ImagePuller {
   constructor(
     cri: CriClient,
     private readonly backoff: PullBackoff,
+    pulls?: Slots,
   ) {
-    super(cri)
+    super(cri, pulls)
   }
 
   override ensure(image: string, policy: PullPolicy): Promise<void> {

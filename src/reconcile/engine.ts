@@ -11,6 +11,7 @@ import {observe} from './observe.js'
 import {plan, type BackoffPolicy, type PodActions} from './plan.js'
 import {executeAll, type ExecContext, type PodResult} from './execute.js'
 import {ImagePuller} from './images.js'
+import {limits, type Limits} from './limits.js'
 import {parseResolvConf, type HostDns} from './sandbox-config.js'
 import type {DataLookup} from './container-config.js'
 
@@ -33,7 +34,12 @@ export interface PassOptions {
   cri: CriClient
   host: HostInfo
   data: DataLookup
+  /** Mutating runtime calls in flight (ignored when `limits` is given). */
   parallel: number
+  /** Image pulls in flight (ignored when `limits` is given); default 1. */
+  parallelPulls?: number
+  /** Limits shared with other passes (the daemon's). */
+  limits?: Limits
   prune: (a: ActualPod) => boolean
   backoff?: BackoffPolicy
   puller?: ImagePuller
@@ -55,9 +61,11 @@ export interface PassResult {
 export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n
 
 export function execContext(o: PassOptions): ExecContext {
+  const lim = o.limits ?? limits(o.parallel, o.parallelPulls)
   return {
     cri: o.cri,
-    puller: o.puller ?? new ImagePuller(o.cri),
+    puller: o.puller ?? new ImagePuller(o.cri, lim.pulls),
+    limits: lim,
     logRoot: logRoot(),
     podRoot: podRoot(),
     cgroupRoot: cgroupRoot(),
@@ -74,6 +82,6 @@ export async function reconcilePass(desired: DesiredPod[], o: PassOptions): Prom
   const actual = o.actual ?? (await observe(o.cri))
   const actions = plan(desired, actual, {now: (o.now ?? nowNs)(), prune: o.prune, backoff: o.backoff})
   if (o.dryRun) return {actual, actions, results: []}
-  const results = await executeAll(actions, execContext(o), o.parallel)
+  const results = await executeAll(actions, execContext(o))
   return {actual, actions, results}
 }

@@ -1,6 +1,10 @@
 // The executor: carries out a pod's planned actions with CRI calls, in the kubelet's SyncPod order.
 // It decides nothing; it stops at the first failure of a pod, and the next pass retries. Pods run
-// in parallel up to a limit; one pod's failure never blocks another.
+// side by side; what is limited is runtime work (limits.ts): each mutating call takes a slot for its
+// own duration, and a StopContainer waiting out a grace period takes none. One pod's failure never
+// blocks another. Calls that create things (RunPodSandbox, CreateContainer, StartContainer) are not
+// retried in place: after a timeout the runtime may have acted, so the pod's next pass observes and
+// adopts or removes what was made. Idempotent calls (stop, remove, status) are retried.
 import fs from 'node:fs/promises'
 import type {CriClient} from '../cri/client.js'
 import {isNotFound} from '../cri/errors.js'
@@ -14,6 +18,7 @@ import {ImagePuller, type PullPolicy} from './images.js'
 import {podDir, prepareVolumes, removePodDir} from './volumes.js'
 import {bindSubPaths} from './subpath.js'
 import {withRetry} from './retry.js'
+import type {Limits} from './limits.js'
 import type {PodSandboxConfig} from '../cri/types.js'
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import {Annotation, annotationJson} from './labels.js'
@@ -21,6 +26,8 @@ import {Annotation, annotationJson} from './labels.js'
 export interface ExecContext {
   cri: CriClient
   puller: ImagePuller
+  /** Shared by every pod (and every pass, in the daemon). */
+  limits: Limits
   /** Root of pod log folders (kubelet layout). */
   logRoot: string
   /** Root of pod folders (volumes). */
@@ -68,20 +75,26 @@ async function tolerateGone(p: Promise<unknown>): Promise<void> {
   }
 }
 
-/** Stop every container, then every sandbox of a pod, then remove the sandboxes (and their containers). */
+/** A mutating call under the runtime limit. */
+const mutate = <T>(ctx: ExecContext, fn: () => Promise<T>): Promise<T> => ctx.limits.runtime.run(fn)
+
+/** StopContainer holds no slot: with a PID 1 that ignores SIGTERM it lasts the whole grace period. */
+const stop = (ctx: ExecContext, id: string, graceSeconds: number): Promise<void> => tolerateGone(withRetry(() => ctx.cri.stopContainer(id, graceSeconds)))
+
+/** Stop every container at once, then every sandbox of a pod, then remove the sandboxes (and their containers). */
 async function killPod(ctx: ExecContext, a: ActualPod, graceSeconds: number, count: () => void): Promise<void> {
   const running = a.containers.filter((c) => c.state === 'RUNNING' || c.state === 'CREATED' || c.state === 'UNKNOWN')
   await Promise.all(
     running.map(async (c) => {
       count()
-      await tolerateGone(withRetry(() => ctx.cri.stopContainer(c.id, graceSeconds)))
+      await stop(ctx, c.id, graceSeconds)
     }),
   )
   for (const s of a.sandboxes) {
     count()
-    await tolerateGone(withRetry(() => ctx.cri.stopPodSandbox(s.id)))
+    await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.stopPodSandbox(s.id))))
     count()
-    await tolerateGone(withRetry(() => ctx.cri.removePodSandbox(s.id)))
+    await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.removePodSandbox(s.id))))
   }
 }
 
@@ -114,16 +127,18 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
     }
     if (!d) return res
 
-    // 2. Kill containers that are replaced or no longer in the spec.
-    for (const k of a.killContainers) {
-      step(`stopping ${k.name}`)
-      count()
-      await tolerateGone(withRetry(() => ctx.cri.stopContainer(k.id, grace(ctx, d, a.actual))))
-      if (k.remove) {
+    // 2. Kill containers that are replaced or no longer in the spec, all at once.
+    await Promise.all(
+      a.killContainers.map(async (k) => {
+        step(`stopping ${k.name}`)
         count()
-        await tolerateGone(withRetry(() => ctx.cri.removeContainer(k.id)))
-      }
-    }
+        await stop(ctx, k.id, grace(ctx, d, a.actual))
+        if (k.remove) {
+          count()
+          await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.removeContainer(k.id))))
+        }
+      }),
+    )
 
     // 3. Create the sandbox when needed; volumes first, so containers can mount them.
     let sandboxConfig: PodSandboxConfig | undefined
@@ -145,7 +160,7 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
       count()
       // No RuntimeClass objects on a standalone node: the class name is the runtime's handler name
       // (a key of containerd's runtimes table, or of CRI-O's runtimes).
-      sandboxId = await withRetry(() => ctx.cri.runPodSandbox(sandboxConfig!, d.pod.spec?.runtimeClassName ?? ''))
+      sandboxId = await mutate(ctx, () => ctx.cri.runPodSandbox(sandboxConfig!, d.pod.spec?.runtimeClassName ?? ''))
       res.sandboxId = sandboxId
     }
 
@@ -161,7 +176,7 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
     for (const s of a.startExisting) {
       step(`starting ${s.name}`)
       count()
-      await withRetry(() => ctx.cri.startContainer(s.id))
+      await mutate(ctx, () => ctx.cri.startContainer(s.id))
     }
 
     // 6. Create and start containers, in spec order.
@@ -185,21 +200,21 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
       cctx.subPaths = await bindSubPaths(podDir(ctx.podRoot, a.uid), s.container.name, subPathMounts(d, s.container.spec, cctx))
       const config = buildContainerConfig(d, s.container, cctx)
       count()
-      const id = await withRetry(() => ctx.cri.createContainer(sandboxId!, config, sandboxConfig!))
+      const id = await mutate(ctx, () => ctx.cri.createContainer(sandboxId!, config, sandboxConfig!))
       count()
-      await withRetry(() => ctx.cri.startContainer(id))
+      await mutate(ctx, () => ctx.cri.startContainer(id))
     }
 
     // 7. Garbage: old exited containers and dead sandboxes.
     for (const id of a.removeContainers) {
       count()
-      await tolerateGone(withRetry(() => ctx.cri.removeContainer(id)))
+      await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.removeContainer(id))))
     }
     for (const id of a.removeSandboxes) {
       count()
-      await tolerateGone(withRetry(() => ctx.cri.stopPodSandbox(id)))
+      await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.stopPodSandbox(id))))
       count()
-      await tolerateGone(withRetry(() => ctx.cri.removePodSandbox(id)))
+      await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.removePodSandbox(id))))
     }
     return res
   } catch (e) {
@@ -210,16 +225,7 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
   }
 }
 
-/** Run pods' actions with at most `parallel` pods at a time; results in input order. */
-export async function executeAll(actions: PodActions[], ctx: ExecContext, parallel: number): Promise<PodResult[]> {
-  const results: PodResult[] = new Array(actions.length)
-  let next = 0
-  const worker = async () => {
-    while (next < actions.length) {
-      const i = next++
-      results[i] = await executePod(actions[i], ctx)
-    }
-  }
-  await Promise.all(Array.from({length: Math.max(1, Math.min(parallel, actions.length))}, worker))
-  return results
+/** Run every pod's actions side by side (ctx.limits bounds the runtime work); results in input order. */
+export function executeAll(actions: PodActions[], ctx: ExecContext): Promise<PodResult[]> {
+  return Promise.all(actions.map((a) => executePod(a, ctx)))
 }

@@ -1,15 +1,20 @@
-// Image pulls per imagePullPolicy, one pull per image however many pods need it at once.
+// Image pulls per imagePullPolicy, one pull per image however many pods need it at once, and at
+// most `pulls` pulls in flight (the kubelet's serialized pulls by default).
 import type {CriClient} from '../cri/client.js'
 import {isNotFound} from '../cri/errors.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {withRetry} from './retry.js'
+import {Slots} from './limits.js'
 
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never'
 
 export class ImagePuller {
   private readonly inflight = new Map<string, Promise<void>>()
 
-  constructor(private readonly cri: CriClient) {}
+  constructor(
+    private readonly cri: CriClient,
+    private readonly pulls: Slots = new Slots(1),
+  ) {}
 
   /** Make the image present per policy; throws a PodrunError with reason ErrImagePull / ErrImageNeverPull. */
   ensure(image: string, policy: PullPolicy): Promise<void> {
@@ -37,7 +42,7 @@ export class ImagePuller {
       }
     }
     try {
-      await withRetry(() => this.cri.pullImage(image))
+      await this.pulls.run(() => withRetry(() => this.cri.pullImage(image)))
     } catch (e) {
       const why = isNotFound(e) ? 'not found in its registry' : (e as Error).message
       throw new PodrunError(`pull image ${image}: ${why}`, {reason: 'ErrImagePull', exitCode: ExitCode.partial, cause: e})

@@ -64,6 +64,8 @@ export interface FaultOptions {
   /** Fail each call with this probability (0..1), drawn from the fake's seeded generator. */
   probability?: number
   message?: string
+  /** The runtime acts, then the answer is lost and this error comes back instead (a lossy runtime). */
+  afterActing?: boolean
 }
 
 export interface RecordedCall {
@@ -200,6 +202,12 @@ export class FakeCri {
   private lastNs = 0n
   private nextIp = 2
   private execHandler: ExecHandler | undefined
+  private readonly exitWaiters = new Map<string, Array<() => void>>()
+  /**
+   * Which containers ignore SIGTERM, as `sleep` or a shell run as PID 1 do: StopContainer then
+   * waits out its whole timeout, as a real runtime does. Default: none.
+   */
+  ignoresSigterm: (c: FakeContainer) => boolean = () => false
 
   private constructor(server: Server, dir: string, socketPath: string, opts: FakeCriOptions) {
     this.server = server
@@ -364,14 +372,24 @@ export class FakeCri {
     this.calls.push({method, request, at: Date.now()})
     const ms = this.delays.get(method)
     if (ms) await new Promise((r) => setTimeout(r, ms))
-    const fault = this.takeFault(method)
+    const fault = this.faults.get(method)?.afterActing ? undefined : this.takeFault(method)
     if (fault) throw new FakeStatus(fault.code, fault.message ?? `injected failure of ${method}`)
   }
 
-  private unary<Req, Res>(method: string, impl: (req: NoInfer<Req>) => NoInfer<Res>): handleUnaryCall<Req, Res> {
+  /** A fault injected after the call acted. */
+  private lost(method: string): void {
+    const fault = this.faults.get(method)?.afterActing ? this.takeFault(method) : undefined
+    if (fault) throw new FakeStatus(fault.code, fault.message ?? `answer of ${method} lost`)
+  }
+
+  private unary<Req, Res>(method: string, impl: (req: NoInfer<Req>) => NoInfer<Res> | Promise<NoInfer<Res>>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
       this.gate(method, call.request)
-        .then(() => callback(null, impl(call.request)))
+        .then(() => impl(call.request))
+        .then((res) => {
+          this.lost(method)
+          callback(null, res)
+        })
         .catch((e: unknown) => {
           if (e instanceof FakeStatus) callback({code: e.code, details: e.details})
           else callback({code: status.INTERNAL, details: `fake-cri bug: ${String(e)}`})
@@ -406,8 +424,16 @@ export class FakeCri {
     return {id: i.id, repoTags: [...i.repoTags], repoDigests: [...i.repoDigests], size: i.size, username: '', pinned: false}
   }
 
+  private onExit(id: string, fn: () => void): void {
+    const list = this.exitWaiters.get(id) ?? []
+    list.push(fn)
+    this.exitWaiters.set(id, list)
+  }
+
   private finish(c: FakeContainer, exitCode: number, reason: string, message = ''): void {
     if (c.state === ContainerState.CONTAINER_EXITED) return
+    for (const fn of this.exitWaiters.get(c.id) ?? []) fn()
+    this.exitWaiters.delete(c.id)
     c.state = ContainerState.CONTAINER_EXITED
     c.finishedAt = this.now()
     c.exitCode = exitCode
@@ -665,10 +691,24 @@ export class FakeCri {
         return {}
       }),
 
-      stopContainer: this.unary('StopContainer', (req) => {
+      stopContainer: this.unary('StopContainer', async (req) => {
         const c = this.container(req.containerId)
         // containerd leaves created and exited containers alone.
-        if (c.state === ContainerState.CONTAINER_RUNNING) this.finish(c, 137, 'Error')
+        if (c.state !== ContainerState.CONTAINER_RUNNING) return {}
+        // A PID 1 that ignores SIGTERM (sleep, a shell) runs until the timeout's SIGKILL, unless it
+        // ends otherwise meanwhile (a shorter stop, its sandbox stopped).
+        if (this.ignoresSigterm(c) && req.timeout > 0n) {
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, Number(req.timeout) * 1000)
+            this.onExit(c.id, () => {
+              clearTimeout(t)
+              resolve()
+            })
+          })
+          this.finish(c, 137, 'Error')
+          return {}
+        }
+        this.finish(c, this.ignoresSigterm(c) ? 137 : 143, 'Error')
         return {}
       }),
 

@@ -314,7 +314,7 @@ describe('CriClient against the fake runtime', () => {
     assert.equal((fake.callsOf('StopContainer').at(-1)?.request as {timeout: bigint}).timeout, 30n)
     const stopped = (await cri.containerStatus(id)).status
     assert.equal(stopped?.state, ContainerState.CONTAINER_EXITED)
-    assert.equal(stopped?.exitCode, 137)
+    assert.equal(stopped?.exitCode, 143, 'a program that honours SIGTERM dies of it (128 + 15)')
     assert.ok((stopped?.finishedAt ?? 0n) > 0n)
     await rejectsWith(cri.reopenContainerLog(id), (e) => assert.equal(e.grpcCode, status.FAILED_PRECONDITION))
 

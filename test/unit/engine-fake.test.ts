@@ -1,6 +1,7 @@
 // The engine (observe -> plan -> execute) against the in-process fake runtime, where faults can be
-// injected: transient errors are retried, one pod's failure never blocks the others, a second
-// pass over converged pods makes no mutating call.
+// injected: calls that create things are never retried blindly (the next pass adopts what the
+// runtime made), one pod's failure never blocks the others, a pod waiting out a grace period holds
+// up no other pod, a second pass over converged pods makes no mutating call.
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -49,13 +50,56 @@ describe('the engine against the fake runtime', () => {
     prune: () => false,
   })
 
-  it('retries transient errors and converges', async () => {
+  it('does not retry a create call in place after a transient error; the next pass converges', async () => {
     const st = pods({name: 'a', image: 'registry.test/app:1.0'})
-    fake.fail('RunPodSandbox', {code: status.UNAVAILABLE, times: 2})
+    fake.fail('RunPodSandbox', {code: status.UNAVAILABLE, times: 1})
     const res = await reconcilePass(st.pods, opts(st))
-    assert.deepEqual(res.results.map((r) => [r.name, r.ok]), [['a', true]])
-    assert.equal(fake.callsOf('RunPodSandbox').length, 3)
+    assert.deepEqual(res.results.map((r) => [r.name, r.ok]), [['a', false]])
+    assert.equal(fake.callsOf('RunPodSandbox').length, 1)
+    const again = await reconcilePass(st.pods, opts(st))
+    assert.deepEqual(again.results.map((r) => [r.name, r.ok]), [['a', true]])
+    assert.equal(fake.callsOf('RunPodSandbox').length, 2)
     assert.equal(fake.containers().filter((c) => c.state === 1).length, 1)
+  })
+
+  it('a lossy runtime (it acted, the answer was lost) ends with no duplicate and no leaked sandbox', async () => {
+    const st = pods({name: 'lossy', image: 'registry.test/app:1.0'})
+    const mine = () => ({
+      sandboxes: fake.sandboxes().filter((s) => s.config.metadata?.name === 'lossy'),
+      containers: fake.containers().filter((c) => c.config.labels['io.kubernetes.pod.name'] === 'lossy'),
+    })
+    fake.fail('RunPodSandbox', {code: status.DEADLINE_EXCEEDED, times: 1, afterActing: true})
+    assert.equal((await reconcilePass(st.pods, opts(st))).results[0].ok, false)
+    fake.fail('CreateContainer', {code: status.UNAVAILABLE, times: 1, afterActing: true})
+    assert.equal((await reconcilePass(st.pods, opts(st))).results[0].ok, false)
+    fake.fail('StartContainer', {code: status.DEADLINE_EXCEEDED, times: 1, afterActing: true})
+    await reconcilePass(st.pods, opts(st))
+    const last = await reconcilePass(st.pods, opts(st))
+    assert.equal(last.results[0].ok, true)
+    assert.equal(last.results[0].mutations, 0, 'converged: nothing left to do')
+    assert.equal(mine().sandboxes.length, 1, 'one sandbox, adopted')
+    assert.deepEqual(mine().containers.map((c) => c.state), [1], 'one container, running')
+  })
+
+  it('a pod waiting out its grace period holds up no other pod, and all pods stop side by side', async () => {
+    // Three pods whose PID 1 ignores SIGTERM (grace 2 s) are removed while a new pod is created, with
+    // one runtime slot: the new pod starts, and every stop is in flight at once, before any stop ends.
+    const text = (name: string) => `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: slow}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers: [{name: main, image: registry.test/app:1.0, command: [sleep, "3600"]}]\n`
+    const st = desiredStateFromTexts([{file: 'slow.yaml', text: ['s1', 's2', 's3'].map(text).join('---\n')}], {source: () => 'apply'})
+    await reconcilePass(st.pods, opts(st))
+    fake.ignoresSigterm = (c) => c.config.labels['io.kubernetes.pod.namespace'] === 'slow'
+    fake.resetCalls()
+    const fresh = desiredStateFromTexts([{file: 'new.yaml', text: 'apiVersion: v1\nkind: Pod\nmetadata: {name: fresh, namespace: slow}\nspec:\n  containers: [{name: main, image: registry.test/app:1.0}]\n'}], {source: () => 'apply'})
+    const res = await reconcilePass(fresh.pods, {...opts(fresh), parallel: 1, prune: (a) => a.namespace === 'slow'})
+    assert.ok(res.results.every((r) => r.ok), JSON.stringify(res.results))
+    const stops = fake.callsOf('StopContainer')
+    const started = fake.callsOf('StartContainer')
+    const firstStopEnded = Math.min(...fake.callsOf('StopPodSandbox').map((c) => c.at))
+    assert.equal(stops.length, 3)
+    assert.ok(stops.every((c) => c.at < firstStopEnded), 'every StopContainer was made before any pod got past its grace period')
+    assert.equal(started.length, 1)
+    assert.ok(started[0].at < firstStopEnded, 'the new pod started while the others waited out their grace period')
+    fake.ignoresSigterm = () => false
   })
 
   it('a pod whose image is missing fails alone, with the reason', async () => {

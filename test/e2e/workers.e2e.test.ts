@@ -1,0 +1,65 @@
+// Pods whose PID 1 ignores SIGTERM (`sleep`, a shell, as many real programs do), with a grace period
+// above 0, against the real containerd: stopping one pod waits out its grace period, and nothing
+// else waits with it. The tests check what overlapped, not how fast (bench/ measures that).
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {connectCri, type CriClient} from '../../src/cri/client.js'
+import {runPodrun, type Run} from '../support/cli.js'
+import {podYaml} from '../support/pod-yaml.js'
+
+const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
+const image = process.env.PODRUN_TEST_IMAGE
+const ns = `e2e-workers-${process.pid}`
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-workers-'))
+const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs')}
+const GRACE = 3
+
+const podrun = (...args: string[]): Promise<Run> => runPodrun(env, args, 120_000)
+
+describe('pods that ignore SIGTERM, against the real runtime', {concurrency: false, timeout: 170_000}, () => {
+  let cri: CriClient
+  before(async () => {
+    assert.ok(endpoint && image, 'CONTAINER_RUNTIME_ENDPOINT and PODRUN_TEST_IMAGE must be set: run `eval "$(bash scripts/runtime.sh env)"` after `bash scripts/runtime.sh up`')
+    cri = await connectCri({endpoint})
+  })
+  after(async () => {
+    await podrun('delete', 'pods', '--all', '-n', ns, '--grace-period', '0')
+    cri?.close()
+    fs.rmSync(work, {recursive: true, force: true})
+  })
+
+  it(`delete -f of 12 pods that ignore SIGTERM, grace ${GRACE}s, stops them side by side`, async (t) => {
+    // Each PID 1 (a shell) notes when SIGTERM came, in a host folder, and goes on running.
+    const marks = path.join(work, 'term')
+    fs.mkdirSync(marks)
+    const dir = path.join(work, 'twelve')
+    fs.mkdirSync(dir)
+    for (let i = 0; i < 12; i++) {
+      // (/proc/uptime: the host's clock in centiseconds, the same for every container.)
+      const cmd = `trap 'read up rest < /proc/uptime; echo $up > /marks/sleeper-${i}' TERM; while :; do sleep 0.2; done`
+      const yaml = podYaml(`sleeper-${i}`, {namespace: ns, image: image!, cmd, terminationGracePeriodSeconds: GRACE})
+      fs.writeFileSync(path.join(dir, `p${i}.yaml`), `${yaml}      volumeMounts: [{name: marks, mountPath: /marks}]\n  volumes: [{name: marks, hostPath: {path: ${marks}, type: Directory}}]\n`)
+    }
+    const up = await podrun('apply', '-f', dir)
+    assert.equal(up.code, 0, up.stdout + up.stderr)
+    const running = await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns}, state: {state: 1}})
+    assert.equal(running.length, 12)
+    const t0 = performance.now()
+    const del = await podrun('delete', '-f', dir)
+    const ms = performance.now() - t0
+    assert.equal(del.code, 0, del.stderr)
+    assert.equal((await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.namespace': ns}})).length, 0)
+    // Every container was told to stop at about the same moment: four pods at a time (the old
+    // engine) sent the signals in waves a grace period apart.
+    const at = fs.readdirSync(marks).map((f) => Number(fs.readFileSync(path.join(marks, f), 'utf8')) * 1000)
+    const spread = Math.round(Math.max(...at) - Math.min(...at))
+    t.diagnostic(`delete of 12 pods, grace ${GRACE}s: ${Math.round(ms)} ms; SIGTERM spread over ${spread} ms`)
+    assert.equal(at.length, 12, 'every container got SIGTERM')
+    assert.ok(spread < GRACE * 1000, `SIGTERM reached the containers over ${spread} ms: the stops did not overlap`)
+    // And each waited out its grace period before the kill.
+    assert.ok(ms >= GRACE * 1000, `took ${Math.round(ms)} ms: the grace period was not honoured`)
+  })
+})
