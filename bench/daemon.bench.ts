@@ -45,6 +45,9 @@ const manifestDir = path.join(work, 'manifests')
 const stateDir = path.join(work, 'state')
 const socket = path.join(stateDir, 'podrun.sock')
 const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs')}
+// The daemon runs with the V8 flags its systemd unit sets (contrib/podrun.service), as on a device.
+const unitNodeOptions = /^Environment=NODE_OPTIONS=(.*)$/m.exec(fs.readFileSync(path.join(root, 'contrib/podrun.service'), 'utf8'))?.[1] ?? ''
+const daemonEnv = {...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${unitNodeOptions}`.trim()}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const nsToMs = (ns: bigint) => Number(ns / 1000n) / 1000
 
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
   const daemon: ChildProcess = spawn(
     process.execPath,
     [path.join(root, 'bin/run.js'), 'daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', `${RELIST_MS}ms`, ...(process.env.BENCH_PARALLEL ? ['--parallel', process.env.BENCH_PARALLEL] : [])],
-    {env, stdio: ['ignore', logFd, logFd]},
+    {env: daemonEnv, stdio: ['ignore', logFd, logFd]},
   )
   fs.closeSync(logFd)
   const stopDaemon = () => {

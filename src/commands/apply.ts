@@ -70,13 +70,18 @@ export default class Apply extends BaseCommand<typeof Apply> {
         return
       }
       const progress = await startProgress(`applying ${allowed.length} pod(s)`, flags.output === 'json')
+      // Ctrl-C stops waiting and says what is still in progress (the pods keep converging in the runtime).
+      const interrupt = new AbortController()
+      const onInt = () => interrupt.abort()
+      process.once('SIGINT', onInt)
       const res = await applyPods(allowed, {
         ...pass,
         wait: flags.wait,
         timeoutMs: parseDuration(flags['wait-timeout'], '--wait-timeout'),
         onStep: (key, text) => progress.step(key, text),
         onSettled: (o) => progress.line(`${o.ok ? '✓' : '✗'} pod/${o.name} ${o.status}${o.message ? `: ${o.message}` : ''}`),
-      })
+        signal: interrupt.signal,
+      }).finally(() => process.off('SIGINT', onInt))
       progress.stop()
       for (const r of refused) {
         res.outcomes.push({key: r.key, name: r.name, namespace: r.namespace, change: 'unchanged', ok: false, status: 'Conflict', message: `owned by ${r.owner}`})
@@ -86,6 +91,13 @@ export default class Apply extends BaseCommand<typeof Apply> {
         process.stdout.write(JSON.stringify({pods: res.outcomes, mutations: res.mutations}, null, 2) + '\n')
       } else {
         for (const o of res.outcomes) process.stdout.write(`pod/${o.name} ${o.status === 'Conflict' ? 'refused' : o.change}\n`)
+      }
+      if (res.interrupted) {
+        throw new PodrunError(`interrupted: ${failed.length} pod(s) not settled: ${failed.map((f) => `${f.name} (${f.message ?? f.status})`).join('; ')}`, {
+          exitCode: ExitCode.interrupted,
+          reason: 'Interrupted',
+          suggestions: ['`podrun get pods` shows where they are; apply again to go on'],
+        })
       }
       if (failed.length > 0) {
         throw new PodrunError(`${failed.length} of ${res.outcomes.length} pod(s) failed: ${failed.map((f) => `${f.name} (${f.message ?? f.status})`).join('; ')}`, {

@@ -60,15 +60,34 @@ export default class Delete extends BaseCommand<typeof Delete> {
       for (const why of refused.values()) process.stderr.write(`${byAll ? 'skipped' : 'error'}: ${why}\n`)
       const selected = (a: {key: string; namespace: string}) => chosen(a) && !refused.has(a.key)
       const missing = byAll ? [] : [...wanted].filter((k) => !present.has(k))
-      const res = await reconcilePass([], {
-        cri,
-        host: await hostInfo(),
-        data: () => undefined,
-        parallel: flags.parallel,
-        prune: selected,
-        gracePeriodSeconds: flags['grace-period'],
-        actual: listing,
+      // Ctrl-C stops waiting and says which pods are not gone yet.
+      const doing = new Map<string, string>()
+      let onInt = () => {}
+      const interrupted = new Promise<undefined>((resolve) => {
+        onInt = () => resolve(undefined)
+        process.once('SIGINT', onInt)
       })
+      const res = await Promise.race([
+        reconcilePass([], {
+          cri,
+          host: await hostInfo(),
+          data: () => undefined,
+          parallel: flags.parallel,
+          prune: selected,
+          gracePeriodSeconds: flags['grace-period'],
+          actual: listing,
+          onStep: (key, step) => doing.set(key, step),
+        }),
+        interrupted,
+      ]).finally(() => process.off('SIGINT', onInt))
+      if (!res) {
+        const left = (await observe(cri)).filter(selected)
+        throw new PodrunError(`interrupted: ${left.length} pod(s) not deleted yet: ${left.map((a) => `${a.name} (${doing.get(a.key) ?? 'waiting'})`).join(', ') || 'none'}`, {
+          exitCode: ExitCode.interrupted,
+          reason: 'Interrupted',
+          suggestions: ['run the same delete again to finish'],
+        })
+      }
       for (const r of res.results) {
         if (r.ok) process.stdout.write(`pod "${r.name}" deleted\n`)
         else process.stderr.write(`error: pod "${r.name}": ${r.error}\n`)

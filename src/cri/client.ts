@@ -59,7 +59,6 @@ import {
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {type Endpoint, resolveEndpoint} from './endpoint.js'
 import {CriError, GrpcCode, grpcCodeName, mapGrpcError} from './errors.js'
-import {LeanTimeout, LeanUnary} from './lean-h2.js'
 
 /** The CRI API version podrun speaks. */
 export const CRI_API_VERSION = 'v1'
@@ -139,7 +138,6 @@ export class CriClient {
   private readonly rt: RuntimeServiceClient
   private readonly img: ImageServiceClient
   private readonly onCall?: ConnectOptions['onCall']
-  private lean: LeanUnary | undefined
 
   /** Use connectCri(), which also checks the API version. */
   constructor(target: Endpoint, opts: ConnectOptions = {}) {
@@ -161,34 +159,20 @@ export class CriClient {
   }
 
   close(): void {
-    this.lean?.close()
-    this.lean = undefined
     this.img.close()
     this.rt.close()
   }
 
   /**
-   * A RuntimeService call with an encoded request, answered with the encoded response: for the
-   * daemon's frequent lists, which read only a few fields. Over the lean HTTP/2 path when it can
-   * answer (see lean-h2.ts), otherwise through grpc-js, so errors are the same as everywhere else.
+   * A RuntimeService call with an encoded request, answered with the encoded response, through
+   * grpc-js like every other call: for the daemon's frequent lists, which read only a few fields
+   * of the answer (ids.ts) instead of decoding whole specs.
    */
-  async callRaw(method: string, request: Uint8Array, timeoutMs: number = this.timeoutMs): Promise<Buffer> {
-    const started = performance.now()
+  callRaw(method: string, request: Uint8Array, timeoutMs: number = this.timeoutMs): Promise<Buffer> {
     const path = `/${RUNTIME_SERVICE}/${method}`
-    this.lean ??= new LeanUnary(this.target, MAX_MESSAGE_BYTES)
-    try {
-      const res = await this.lean.call(path, request, timeoutMs)
-      this.report(method, GrpcCode.OK, started)
-      return res
-    } catch (e) {
-      if (e instanceof LeanTimeout) {
-        this.report(method, GrpcCode.DEADLINE_EXCEEDED, started)
-        throw mapGrpcError({code: GrpcCode.DEADLINE_EXCEEDED, details: e.message}, {method: `${RUNTIME_SERVICE}/${method}`, endpoint: this.target.display, timeoutMs})
-      }
-    }
     const identity = (b: Buffer) => b
-    const viaGrpc: UnaryMethod<Buffer, Buffer> = (req, md, o, cb) => this.rt.makeUnaryRequest(path, identity, identity, req, md, o, (err, res) => cb(err, res as Buffer))
-    return this.unary(RUNTIME_SERVICE, method, viaGrpc, Buffer.from(request), timeoutMs, undefined, started)
+    const raw: UnaryMethod<Buffer, Buffer> = (req, md, o, cb) => this.rt.makeUnaryRequest(path, identity, identity, req, md, o, (err, res) => cb(err, res as Buffer))
+    return this.unary(RUNTIME_SERVICE, method, raw, Buffer.from(request), timeoutMs)
   }
 
   // ---- runtime ----
@@ -360,9 +344,8 @@ export class CriClient {
     request: Req,
     timeoutMs: number = this.timeoutMs,
     ref?: string,
-    /** When the call began (callRaw: before its lean attempt). */
-    started = performance.now(),
   ): Promise<Res> {
+    const started = performance.now()
     return new Promise<Res>((resolve, reject) => {
       fn(request, new Metadata(), {deadline: Date.now() + timeoutMs}, (err, res) => {
         if (err) {

@@ -1,74 +1,9 @@
 // Reading only what a cheap list needs out of ListPodSandbox and ListContainers answers: ids,
-// states, the sandbox of a container, and the value of one label. Everything else in the
-// message (metadata, image, annotations with whole specs) is skipped without being decoded, which
-// is what makes a list of every pod podrun runs cheap enough to repeat every few seconds.
-function varint(buf: Buffer, pos: number): [number, number] {
-  let result = 0
-  let shift = 0
-  for (;;) {
-    if (pos >= buf.length) throw new Error('truncated varint')
-    const b = buf[pos++]
-    if (shift < 28) result |= (b & 0x7f) << shift
-    else result += (b & 0x7f) * 2 ** shift
-    if ((b & 0x80) === 0) return [result, pos]
-    shift += 7
-    if (shift > 63) throw new Error('varint too long')
-  }
-}
-
-/** Calls onBytes(field, start, end) for length-delimited fields and onVarint(field, value) for varints. */
-function eachField(
-  buf: Buffer,
-  start: number,
-  end: number,
-  onBytes: (field: number, s: number, e: number) => void,
-  onVarint: (field: number, v: number) => void = () => {},
-): void {
-  let pos = start
-  while (pos < end) {
-    let tag: number
-    ;[tag, pos] = varint(buf, pos)
-    const field = tag >>> 3
-    switch (tag & 7) {
-      case 0: {
-        let v: number
-        ;[v, pos] = varint(buf, pos)
-        onVarint(field, v)
-        break
-      }
-      case 1:
-        pos += 8
-        break
-      case 2: {
-        let len: number
-        ;[len, pos] = varint(buf, pos)
-        if (pos + len > end) throw new Error('truncated message')
-        onBytes(field, pos, pos + len)
-        pos += len
-        break
-      }
-      case 5:
-        pos += 4
-        break
-      default:
-        throw new Error(`unsupported protobuf wire type ${tag & 7}`)
-    }
-  }
-  if (pos !== end) throw new Error('truncated message')
-}
-
-/** The value of the `key` entry of a map<string,string> field (entries {key = 1, value = 2}). */
-function entryOf(buf: Buffer, a: number, b: number, key: Buffer): string | undefined {
-  let isKey = false
-  let from = 0
-  let to = 0
-  eachField(buf, a, b, (h, x, y) => {
-    if (h === 1) isKey = y - x === key.length && buf.compare(key, 0, key.length, x, y) === 0
-    else if (h === 2) [from, to] = [x, y]
-  })
-  // Only the one value asked for is decoded.
-  return isKey ? buf.toString('utf8', from, to) : undefined
-}
+// states, the sandbox of a container, and the value of one label. Everything else in the message
+// (metadata, image, annotations with whole specs) is skipped without being decoded, which is what
+// makes a list of every pod podrun runs cheap enough to repeat every few seconds. The wire format
+// is read by @bufbuild/protobuf's reader, the one the generated bindings use.
+import {BinaryReader, WireType} from '@bufbuild/protobuf/wire'
 
 export interface Item {
   id: string
@@ -79,32 +14,53 @@ export interface Item {
   label: string
 }
 
-/** Items of a List*Response (field 1): id is field 1, then the given fields. */
-function decodeItems(buf: Buffer, f: {sandboxId?: number; state: number; labels: number}, label?: string): Item[] {
+interface Fields {
+  sandboxId?: number
+  state: number
+  labels: number
+}
+
+/** The value of a map<string,string> entry ({key = 1, value = 2}) when its key is `key`. */
+function entryValue(entry: Uint8Array, key: string): string | undefined {
+  const r = new BinaryReader(entry)
+  let k: string | undefined
+  let v = ''
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag()
+    if (field === 1 && wire === WireType.LengthDelimited) k = r.string()
+    else if (field === 2 && wire === WireType.LengthDelimited && k === key) v = r.string()
+    else r.skip(wire)
+  }
+  return k === key ? v : undefined
+}
+
+function decodeItem(bytes: Uint8Array, f: Fields, label: string | undefined): Item {
+  const r = new BinaryReader(bytes)
+  const item: Item = {id: '', sandboxId: '', state: 0, label: ''}
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag()
+    if (field === 1 && wire === WireType.LengthDelimited) item.id = r.string()
+    else if (field === f.sandboxId && wire === WireType.LengthDelimited) item.sandboxId = r.string()
+    else if (field === f.state && wire === WireType.Varint) item.state = r.int32()
+    else if (field === f.labels && wire === WireType.LengthDelimited && label !== undefined) item.label = entryValue(r.bytes(), label) ?? item.label
+    else r.skip(wire)
+  }
+  return item
+}
+
+/** Items of a List*Response (its field 1). */
+function decodeItems(buf: Uint8Array, f: Fields, label?: string): Item[] {
+  const r = new BinaryReader(buf)
   const out: Item[] = []
-  const key = label === undefined ? undefined : Buffer.from(label)
-  eachField(buf, 0, buf.length, (field, s, e) => {
-    if (field !== 1) return
-    const item: Item = {id: '', sandboxId: '', state: 0, label: ''}
-    eachField(
-      buf,
-      s,
-      e,
-      (g, a, b) => {
-        if (g === 1) item.id = buf.toString('utf8', a, b)
-        else if (g === f.sandboxId) item.sandboxId = buf.toString('utf8', a, b)
-        else if (g === f.labels && key) item.label = entryOf(buf, a, b, key) ?? item.label
-      },
-      (g, v) => {
-        if (g === f.state) item.state = v
-      },
-    )
-    out.push(item)
-  })
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag()
+    if (field === 1 && wire === WireType.LengthDelimited) out.push(decodeItem(r.bytes(), f, label))
+    else r.skip(wire)
+  }
   return out
 }
 
 /** ListPodSandboxResponse (PodSandbox: id = 1, state = 3, labels = 5), with the value of `label`. */
-export const decodeSandboxIds = (buf: Buffer, label?: string): Item[] => decodeItems(buf, {state: 3, labels: 5}, label)
+export const decodeSandboxIds = (buf: Uint8Array, label?: string): Item[] => decodeItems(buf, {state: 3, labels: 5}, label)
 /** ListContainersResponse (Container: id = 1, pod_sandbox_id = 2, state = 6, labels = 8), with the value of `label`. */
-export const decodeContainerIds = (buf: Buffer, label?: string): Item[] => decodeItems(buf, {sandboxId: 2, state: 6, labels: 8}, label)
+export const decodeContainerIds = (buf: Uint8Array, label?: string): Item[] => decodeItems(buf, {sandboxId: 2, state: 6, labels: 8}, label)

@@ -8,7 +8,6 @@ import {readFileSync} from 'node:fs'
 import type {CriClient} from '../cri/client.js'
 import {hostInfo, type HostInfo} from '../reconcile/engine.js'
 import {ApiServer} from './api.js'
-import {heapTrim} from './heap.js'
 import {acquireLock, type Lock} from './lock.js'
 import {createLogger, type Logger} from './log.js'
 import {ReconcileLoop} from './loop.js'
@@ -66,7 +65,6 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
         .then((did) => did && log.info('manifest folder replaced or created: watching it again', {dir: opts.manifestDir}))
         .catch(() => undefined)
     }
-    const trim = heapTrim()
     const loop = new ReconcileLoop({
       opts,
       log,
@@ -76,10 +74,7 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
       connect,
       now: deps.now,
       version: version(),
-      onResyncTick: () => {
-        rearmWatch()
-        trim.maybeCollect()
-      },
+      onResyncTick: rearmWatch,
     })
     api = new ApiServer(
       {

@@ -9,9 +9,8 @@
 // runs a full pass only when something differs from what the last full pass saw (or the folder
 // changed, or a full pass is due anyway).
 //
-// Both go through the CRI client's raw calls (the lean HTTP/2 path) and read the answers for the
-// few fields needed (cri/ids.ts): on a small virtual machine each wake-up of an idle process costs
-// about as much as the code it runs, so these calls run as little code as they can.
+// Both go through the CRI client's raw calls and read the answers for the few fields needed
+// (cri/ids.ts): a resync's answer carries every pod's stored spec, which need not be decoded.
 import type {CriClient} from '../cri/client.js'
 import {decodeContainerIds, decodeSandboxIds} from '../cri/ids.js'
 import {ContainerState, ListContainersRequest, ListPodSandboxRequest} from '../gen/runtime/v1/api.js'

@@ -11,6 +11,8 @@ export const ExitCode = {
   partial: 3,
   /** Internal bug. */
   internal: 70,
+  /** Ctrl-C stopped a waiting command (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const
 
 export interface PodrunErrorOptions {

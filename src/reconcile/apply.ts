@@ -1,14 +1,17 @@
-// `apply` as a library: one reconcile pass, then (with wait) more passes until every pod has
-// settled: running and ready, completed, failed, or crash-looping. Passes are what move init
-// containers along and restart what exits, exactly as the daemon's passes do.
+// `apply` as a library: every pod converges on its own pod worker, and (with wait) goes on
+// syncing until it has settled: running and ready, completed, failed, or crash-looping. Syncs are
+// what move init containers along and restart what exits, as the daemon's do.
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import type {DesiredPod} from '../model/desired.js'
 import type {ActualPod} from '../model/actual.js'
+import {isTransient} from '../cri/errors.js'
 import {observe} from './observe.js'
-import {reconcilePass, nowNs, type PassOptions} from './engine.js'
+import {execContext, nowNs, type PassOptions} from './engine.js'
 import {podFromRuntime, statusReason} from './status.js'
-import type {PodActions, PodChange} from './plan.js'
-import type {PodResult} from './execute.js'
+import {isNoop, plan, type PodActions, type PodChange} from './plan.js'
+import {executePod} from './execute.js'
+import {SharedListing} from './listing.js'
+import {PodWorkers, type SyncResult} from './workers.js'
 
 export interface ApplyOptions extends Omit<PassOptions, 'dryRun'> {
   wait: boolean
@@ -16,6 +19,8 @@ export interface ApplyOptions extends Omit<PassOptions, 'dryRun'> {
   pollMs?: number
   /** Called when a pod settles (or fails) while waiting. */
   onSettled?: (o: PodOutcome) => void
+  /** Stop waiting (Ctrl-C): pods not settled yet are reported with what they were doing. */
+  signal?: AbortSignal
 }
 
 export interface PodOutcome {
@@ -35,6 +40,8 @@ export interface ApplyResult {
   outcomes: PodOutcome[]
   /** Mutating CRI calls made. */
   mutations: number
+  /** The wait was cut short by the signal. */
+  interrupted: boolean
 }
 
 type Verdict = {done: false} | {done: true; ok: boolean; status: string; message?: string}
@@ -59,67 +66,107 @@ export function settled(pod: Pod): Verdict {
   return {done: false}
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
+/**
+ * One pod worker per pod (workers.ts): each pod's first sync carries out the plan made from the
+ * first listing; with wait, each pod then syncs again on its own timer (a fresh listing shared with
+ * the pods that ask at the same time, a plan for that pod alone, its actions) until it settles. A
+ * pod waiting out a grace period or a pull holds up no other pod, and the wait ends at the
+ * deadline or on `signal` (Ctrl-C) whatever is in flight, naming what each pod was still doing.
+ */
 export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise<ApplyResult> {
-  const first = await reconcilePass(desired, o)
-  let mutations = first.results.reduce((n, r) => n + r.mutations, 0)
-  const change = new Map(first.actions.map((a) => [a.key, a.change]))
+  const clock = o.now ?? nowNs
+  const listing = new SharedListing(o.cri)
+  const t0 = Date.now()
+  const first = o.actual ?? (await observe(o.cri))
+  listing.seed(first, t0)
+  const actions = plan(desired, first, {now: clock(), prune: o.prune, backoff: o.backoff})
+  const firstActions = new Map(actions.map((a) => [a.key, a]))
+  const desiredByKey = new Map(desired.map((d) => [d.key, d]))
+  const change = new Map(actions.map((a) => [a.key, a.change]))
+  const doing = new Map<string, string>()
+  const ctx = execContext({
+    ...o,
+    onStep: (key, text) => {
+      doing.set(key, text)
+      o.onStep?.(key, text)
+    },
+  })
   const outcomes = new Map<string, PodOutcome>()
-  const fail = (r: PodResult) => outcomes.set(r.key, {key: r.key, name: r.name, namespace: r.namespace, change: r.change, ok: false, status: r.reason ?? 'Error', message: r.error})
-
-  for (const r of first.results) {
-    if (!r.ok) fail(r)
-    else if (r.change === 'pruned') outcomes.set(r.key, {key: r.key, name: r.name, namespace: r.namespace, change: r.change, ok: true, status: 'Deleted'})
+  const lastChange = new Map<string, number>()
+  let mutations = 0
+  let allSettled = () => {}
+  const everyOutcome = new Promise<void>((r) => (allSettled = r))
+  const settle = (oc: PodOutcome): SyncResult => {
+    if (!outcomes.has(oc.key)) {
+      outcomes.set(oc.key, oc)
+      o.onSettled?.(oc)
+      if (outcomes.size === actions.length) allSettled()
+    }
+    return {}
   }
-  for (const oc of outcomes.values()) o.onSettled?.(oc)
+  const outcome = (key: string, ok: boolean, status: string, message?: string): PodOutcome => {
+    const a = firstActions.get(key)!
+    return {key, name: a.name, namespace: a.namespace, change: change.get(key) ?? 'unchanged', ok, status, message}
+  }
+  const verdict = (a: ActualPod | undefined) => (a ? settled(podFromRuntime(a, clock(), {backoff: o.backoff})) : ({done: false} as const))
 
-  const pending = () => desired.filter((d) => !outcomes.has(d.key))
-  if (!o.wait) {
-    for (const d of pending()) outcomes.set(d.key, {key: d.key, name: d.name, namespace: d.namespace, change: change.get(d.key) ?? 'unchanged', ok: true, status: 'Applied'})
-  } else {
-    const deadline = Date.now() + o.timeoutMs
-    // When the first pass changed nothing, its own listing already tells whether the pods settled.
-    let listing: ActualPod[] | undefined = first.results.every((r) => r.mutations === 0) ? first.actual : undefined
-    for (;;) {
-      // Statuses only where needed (the newest exited containers): `allStatuses` would ask the
-      // runtime about every container on the host.
-      const actual = new Map((listing ?? (await observe(o.cri))).map((a) => [a.key, a]))
-      listing = undefined
-      const now = nowNs()
-      for (const d of pending()) {
-        const a = actual.get(d.key)
-        if (!a) continue
-        const v = settled(podFromRuntime(a, now, {backoff: o.backoff}))
-        if (v.done) {
-          const oc = {key: d.key, name: d.name, namespace: d.namespace, change: change.get(d.key) ?? 'unchanged', ok: v.ok, status: v.status, message: v.message}
-          outcomes.set(d.key, oc)
-          o.onSettled?.(oc)
-        }
-      }
-      const left = pending()
-      if (left.length === 0) break
-      if (Date.now() >= deadline) {
-        for (const d of left) {
-          const a = actual.get(d.key)
-          const status = a ? statusReason(podFromRuntime(a, now, {backoff: o.backoff})) : 'Pending'
-          const oc = {key: d.key, name: d.name, namespace: d.namespace, change: change.get(d.key) ?? 'unchanged', ok: false, status, message: `timed out waiting for the pod to run (status ${status})`}
-          outcomes.set(d.key, oc)
-          o.onSettled?.(oc)
-        }
-        break
-      }
-      await sleep(o.pollMs ?? 250)
-      // Another pass for the pods still on their way: starts the next init container, restarts
-      // what exited, retries what failed transiently. Never prunes.
-      const next = await reconcilePass(left, {...o, actual: undefined, prune: () => false})
-      mutations += next.results.reduce((n, r) => n + r.mutations, 0)
-      for (const r of next.results) if (!r.ok) {
-        fail(r)
-        o.onSettled?.(outcomes.get(r.key)!)
-      }
+  const sync = async (key: string): Promise<SyncResult> => {
+    let a = firstActions.get(key)!
+    let seen: ActualPod | undefined = a.actual
+    if (lastChange.has(key)) {
+      // A later sync: a listing taken after this pod's last change, a plan for this pod alone.
+      seen = (await listing.newerThan(lastChange.get(key)!)).find((p) => p.key === key)
+      const v = verdict(seen)
+      if (v.done) return settle(outcome(key, v.ok, v.status, v.message))
+      a = plan([desiredByKey.get(key)!], seen ? [seen] : [], {now: clock(), prune: () => false, backoff: o.backoff})[0]
+    }
+    lastChange.set(key, Date.now())
+    let changed = false
+    if (!isNoop(a)) {
+      const r = await executePod(a, ctx)
+      doing.delete(key)
+      mutations += r.mutations
+      changed = r.mutations > 0
+      lastChange.set(key, Date.now())
+      if (!r.ok) return settle(outcome(key, false, r.reason ?? 'Error', r.error))
+      if (a.change === 'pruned') return settle(outcome(key, true, 'Deleted'))
+    }
+    if (!o.wait) return settle(outcome(key, true, 'Applied'))
+    // Nothing changed: the listing just read already tells whether the pod has settled.
+    if (!changed) {
+      const v = verdict(seen)
+      if (v.done) return settle(outcome(key, v.ok, v.status, v.message))
+    }
+    return {requeueAfterMs: o.pollMs ?? 250}
+  }
+
+  // A sync that fails to list (the runtime went away) is retried by the worker's back-off.
+  const workers = new PodWorkers({
+    sync: (key) => sync(key).catch((e: unknown): SyncResult => (isTransient(e) ? {failed: true} : settle(outcome(key, false, 'Error', (e as Error).message)))),
+  })
+  for (const a of actions) workers.enqueue(a.key)
+
+  let timer: NodeJS.Timeout | undefined
+  let onAbort: (() => void) | undefined
+  const stopped = new Promise<string>((resolve) => {
+    if (o.wait) timer = setTimeout(() => resolve('timed out waiting for the pod to run'), o.timeoutMs)
+    onAbort = () => resolve('interrupted')
+    o.signal?.addEventListener('abort', onAbort, {once: true})
+  })
+  const why = actions.length === 0 ? undefined : await Promise.race([everyOutcome.then(() => undefined), stopped])
+  clearTimeout(timer)
+  if (onAbort) o.signal?.removeEventListener('abort', onAbort)
+  void workers.stop()
+  if (why !== undefined) {
+    const latest = new Map((listing.latest ?? []).map((p) => [p.key, p]))
+    for (const a of actions) {
+      if (outcomes.has(a.key)) continue
+      const p = latest.get(a.key)
+      const status = p ? statusReason(podFromRuntime(p, clock(), {backoff: o.backoff})) : 'Pending'
+      const step = doing.get(a.key)
+      settle(outcome(a.key, false, status, `${why} (status ${status}${step ? `; still ${step}` : ''})`))
     }
   }
-  const order = [...desired.map((d) => d.key), ...first.actions.filter((a) => a.change === 'pruned').map((a) => a.key)]
-  return {actions: first.actions, outcomes: order.map((k) => outcomes.get(k)!).filter(Boolean), mutations}
+  const order = [...desired.map((d) => d.key), ...actions.filter((a) => a.change === 'pruned').map((a) => a.key)]
+  return {actions, outcomes: order.map((k) => outcomes.get(k)!).filter(Boolean), mutations, interrupted: why === 'interrupted'}
 }

@@ -5,9 +5,10 @@ import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import {spawn} from 'node:child_process'
 import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
-import {runPodrun, type Run} from '../support/cli.js'
+import {projectRoot, runPodrun, type Run} from '../support/cli.js'
 import {podYaml} from '../support/pod-yaml.js'
 
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
@@ -61,5 +62,38 @@ describe('pods that ignore SIGTERM, against the real runtime', {concurrency: fal
     assert.ok(spread < GRACE * 1000, `SIGTERM reached the containers over ${spread} ms: the stops did not overlap`)
     // And each waited out its grace period before the kill.
     assert.ok(ms >= GRACE * 1000, `took ${Math.round(ms)} ms: the grace period was not honoured`)
+  })
+
+  it('apply --wait-timeout ends on time while a pod waits out a 20 s grace period, and the other pods are not held up', async (t) => {
+    const dir = path.join(work, 'slow')
+    fs.mkdirSync(dir)
+    const port = 21000 + (process.pid % 9000)
+    const slow = (hostPort: number) => podYaml('slow', {namespace: ns, image: image!, cmd: 'exec sleep 3600', terminationGracePeriodSeconds: 20, hostPort})
+    fs.writeFileSync(path.join(dir, 'slow.yaml'), slow(port))
+    const up = await podrun('apply', '-f', dir)
+    assert.equal(up.code, 0, up.stdout + up.stderr)
+    // A new host port recreates the pod: its container takes the whole 20 s to stop.
+    fs.writeFileSync(path.join(dir, 'slow.yaml'), slow(port + 1))
+    fs.writeFileSync(path.join(dir, 'other.yaml'), podYaml('other', {namespace: ns, image: image!, cmd: 'exec sleep 3600', terminationGracePeriodSeconds: GRACE}))
+    const t0 = performance.now()
+    const r = await podrun('apply', '-f', dir, '--wait-timeout', '3s')
+    const ms = performance.now() - t0
+    t.diagnostic(`apply --wait-timeout 3s with a 20 s stop in progress: ${Math.round(ms)} ms`)
+    assert.equal(r.code, 3, r.stdout + r.stderr)
+    assert.match(r.stderr, /slow \(timed out waiting for the pod to run \(status \w+; still stopping pod\)\)/)
+    assert.match(r.stderr + r.stdout, /pod\/other Running/)
+    assert.ok(ms < 15_000, `apply took ${Math.round(ms)} ms: it waited for the grace period`)
+
+    // Ctrl-C of a waiting apply: stops waiting at once and says what is in progress.
+    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'apply', '-f', dir], {env, cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe']})
+    let err = ''
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()))
+    const code = new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
+    await new Promise((res) => setTimeout(res, 2500))
+    const t1 = performance.now()
+    process.kill(child.pid!, 'SIGINT')
+    assert.equal(await code, 130, err)
+    assert.ok(performance.now() - t1 < 5000, 'exited soon after Ctrl-C')
+    assert.match(err, /interrupted: 1 pod\(s\) not settled: slow \(interrupted \(status \w+; still stopping pod\)\)/)
   })
 })

@@ -1,4 +1,4 @@
-// The partial protobuf reader of cheap lists, against the generated encoder.
+// The partial reader of cheap lists (over @bufbuild/protobuf's reader), against the generated encoder.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {decodeContainerIds, decodeSandboxIds} from '../../src/cri/ids.js'
