@@ -64,7 +64,7 @@ describe('pods that ignore SIGTERM, against the real runtime', {concurrency: fal
     assert.ok(ms >= GRACE * 1000, `took ${Math.round(ms)} ms: the grace period was not honoured`)
   })
 
-  it('apply --wait-timeout ends on time while a pod waits out a 20 s grace period, and the other pods are not held up', async (t) => {
+  it('apply --wait-timeout ends on time while a pod waits out a 20 s grace period, the other pods are not held up, and Ctrl-C of apply or delete names what is in progress', async (t) => {
     const dir = path.join(work, 'slow')
     fs.mkdirSync(dir)
     const port = 21000 + (process.pid % 9000)
@@ -95,5 +95,15 @@ describe('pods that ignore SIGTERM, against the real runtime', {concurrency: fal
     assert.equal(await code, 130, err)
     assert.ok(performance.now() - t1 < 5000, 'exited soon after Ctrl-C')
     assert.match(err, /interrupted: 1 pod\(s\) not settled: slow \(interrupted \(status \w+; still stopping pod\)\)/)
+
+    // Ctrl-C of a delete waiting out the grace period: the same.
+    const del = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'delete', '-f', path.join(dir, 'slow.yaml')], {env, cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe']})
+    let delErr = ''
+    del.stderr.on('data', (b: Buffer) => (delErr += b.toString()))
+    const delCode = new Promise<number | null>((res) => del.once('exit', (c) => res(c)))
+    await new Promise((res) => setTimeout(res, 2500))
+    process.kill(del.pid!, 'SIGINT')
+    assert.equal(await delCode, 130, delErr)
+    assert.match(delErr, /interrupted: 1 pod\(s\) not deleted yet: slow \(stopping pod\)/)
   })
 })
