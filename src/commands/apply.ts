@@ -5,6 +5,7 @@ import {parseDuration} from '../lib/duration.js'
 import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
 import {startProgress} from '../lib/progress.js'
+import {onInterrupt} from '../lib/interrupt.js'
 
 export const APPLY_SOURCE = 'apply'
 
@@ -71,17 +72,15 @@ export default class Apply extends BaseCommand<typeof Apply> {
       }
       const progress = await startProgress(`applying ${allowed.length} pod(s)`, flags.output === 'json')
       // Ctrl-C stops waiting and says what is still in progress (the pods keep converging in the runtime).
-      const interrupt = new AbortController()
-      const onInt = () => interrupt.abort()
-      process.once('SIGINT', onInt)
+      const ctrlC = onInterrupt()
       const res = await applyPods(allowed, {
         ...pass,
         wait: flags.wait,
         timeoutMs: parseDuration(flags['wait-timeout'], '--wait-timeout'),
         onStep: (key, text) => progress.step(key, text),
         onSettled: (o) => progress.line(`${o.ok ? '✓' : '✗'} pod/${o.name} ${o.status}${o.message ? `: ${o.message}` : ''}`),
-        signal: interrupt.signal,
-      }).finally(() => process.off('SIGINT', onInt))
+        signal: ctrlC.signal,
+      }).finally(ctrlC.dispose)
       progress.stop()
       for (const r of refused) {
         res.outcomes.push({key: r.key, name: r.name, namespace: r.namespace, change: 'unchanged', ok: false, status: 'Conflict', message: `owned by ${r.owner}`})

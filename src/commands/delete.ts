@@ -3,6 +3,7 @@ import {BaseCommand} from '../lib/base-command.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
+import {onInterrupt} from '../lib/interrupt.js'
 
 export default class Delete extends BaseCommand<typeof Delete> {
   static override summary = 'Stop pods gracefully and remove them.'
@@ -62,11 +63,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
       const missing = byAll ? [] : [...wanted].filter((k) => !present.has(k))
       // Ctrl-C stops waiting and says which pods are not gone yet.
       const doing = new Map<string, string>()
-      let onInt = () => {}
-      const interrupted = new Promise<undefined>((resolve) => {
-        onInt = () => resolve(undefined)
-        process.once('SIGINT', onInt)
-      })
+      const ctrlC = onInterrupt()
       const res = await Promise.race([
         reconcilePass([], {
           cri,
@@ -78,8 +75,8 @@ export default class Delete extends BaseCommand<typeof Delete> {
           actual: listing,
           onStep: (key, step) => doing.set(key, step),
         }),
-        interrupted,
-      ]).finally(() => process.off('SIGINT', onInt))
+        ctrlC.interrupted.then(() => undefined),
+      ]).finally(ctrlC.dispose)
       if (!res) {
         const left = (await observe(cri)).filter(selected)
         throw new PodrunError(`interrupted: ${left.length} pod(s) not deleted yet: ${left.map((a) => `${a.name} (${doing.get(a.key) ?? 'waiting'})`).join(', ') || 'none'}`, {

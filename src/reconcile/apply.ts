@@ -82,7 +82,6 @@ export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise
   const actions = plan(desired, first, {now: clock(), prune: o.prune, backoff: o.backoff})
   const firstActions = new Map(actions.map((a) => [a.key, a]))
   const desiredByKey = new Map(desired.map((d) => [d.key, d]))
-  const change = new Map(actions.map((a) => [a.key, a.change]))
   const doing = new Map<string, string>()
   const ctx = execContext({
     ...o,
@@ -106,7 +105,7 @@ export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise
   }
   const outcome = (key: string, ok: boolean, status: string, message?: string): PodOutcome => {
     const a = firstActions.get(key)!
-    return {key, name: a.name, namespace: a.namespace, change: change.get(key) ?? 'unchanged', ok, status, message}
+    return {key, name: a.name, namespace: a.namespace, change: a.change, ok, status, message}
   }
   const verdict = (a: ActualPod | undefined) => (a ? settled(podFromRuntime(a, clock(), {backoff: o.backoff})) : ({done: false} as const))
 

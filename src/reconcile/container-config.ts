@@ -9,8 +9,7 @@ import {bytes, milliCpu} from '../lib/quantity.js'
 import {PodrunError} from '../lib/errors.js'
 import {Annotation, Label, MANAGED_BY} from './labels.js'
 import {namespaceOptions} from './sandbox-config.js'
-import path from 'node:path'
-import type {SubPathMount} from './subpath.js'
+import {subPathParts, type SubPathMount} from './subpath.js'
 
 /** Key/value data (decoded text) of a ConfigMap or Secret in the manifest set, or undefined when absent. */
 export type DataLookup = (kind: 'ConfigMap' | 'Secret', namespace: string, name: string) => Record<string, string> | undefined
@@ -145,9 +144,7 @@ export function subPathMounts(d: DesiredPod, c: Container, ctx: ContainerContext
   for (const [index, vm] of list.entries()) {
     const sub = vm.subPath || (vm.subPathExpr ? expand(vm.subPathExpr, vars) : '')
     if (!sub) continue
-    if (path.isAbsolute(sub) || sub.split('/').includes('..')) {
-      throw new PodrunError(`container ${c.name}: volumeMounts[${index}]: subPath ${JSON.stringify(sub)} must be a relative path without ".."`, {reason: 'CreateContainerConfigError'})
-    }
+    subPathParts(sub, `container ${c.name}: volumeMounts[${index}]`)
     const volumePath = ctx.volumePaths.get(vm.name)
     if (volumePath === undefined) throw new PodrunError(`volumeMount ${vm.name}: volume was not prepared`)
     out.push({index, volume: vm.name, volumePath, subPath: sub})

@@ -81,6 +81,16 @@ const mutate = <T>(ctx: ExecContext, fn: () => Promise<T>): Promise<T> => ctx.li
 /** StopContainer holds no slot: with a PID 1 that ignores SIGTERM it lasts the whole grace period. */
 const stop = (ctx: ExecContext, id: string, graceSeconds: number): Promise<void> => tolerateGone(withRetry(() => ctx.cri.stopContainer(id, graceSeconds)))
 
+/** An idempotent mutating call (stop, remove): retried, under the runtime limit, done if already gone. */
+const cleanup = (ctx: ExecContext, fn: () => Promise<unknown>): Promise<void> => tolerateGone(withRetry(() => mutate(ctx, fn)))
+
+async function removeSandbox(ctx: ExecContext, id: string, count: () => void): Promise<void> {
+  count()
+  await cleanup(ctx, () => ctx.cri.stopPodSandbox(id))
+  count()
+  await cleanup(ctx, () => ctx.cri.removePodSandbox(id))
+}
+
 /** Stop every container at once, then every sandbox of a pod, then remove the sandboxes (and their containers). */
 async function killPod(ctx: ExecContext, a: ActualPod, graceSeconds: number, count: () => void): Promise<void> {
   const running = a.containers.filter((c) => c.state === 'RUNNING' || c.state === 'CREATED' || c.state === 'UNKNOWN')
@@ -90,12 +100,7 @@ async function killPod(ctx: ExecContext, a: ActualPod, graceSeconds: number, cou
       await stop(ctx, c.id, graceSeconds)
     }),
   )
-  for (const s of a.sandboxes) {
-    count()
-    await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.stopPodSandbox(s.id))))
-    count()
-    await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.removePodSandbox(s.id))))
-  }
+  for (const s of a.sandboxes) await removeSandbox(ctx, s.id, count)
 }
 
 /** The kubelet's pod container manager removes the pod's cgroup folder; containerd leaves it. */
@@ -135,7 +140,7 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
         await stop(ctx, k.id, grace(ctx, d, a.actual))
         if (k.remove) {
           count()
-          await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.removeContainer(k.id))))
+          await cleanup(ctx, () => ctx.cri.removeContainer(k.id))
         }
       }),
     )
@@ -208,14 +213,9 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
     // 7. Garbage: old exited containers and dead sandboxes.
     for (const id of a.removeContainers) {
       count()
-      await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.removeContainer(id))))
+      await cleanup(ctx, () => ctx.cri.removeContainer(id))
     }
-    for (const id of a.removeSandboxes) {
-      count()
-      await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.stopPodSandbox(id))))
-      count()
-      await tolerateGone(withRetry(() => mutate(ctx, () => ctx.cri.removePodSandbox(id))))
-    }
+    for (const id of a.removeSandboxes) await removeSandbox(ctx, id, count)
     return res
   } catch (e) {
     res.ok = false

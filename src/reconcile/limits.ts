@@ -25,14 +25,6 @@ export class Slots {
       else this.used--
     }
   }
-
-  get inUse(): number {
-    return this.used
-  }
-
-  get queued(): number {
-    return this.waiters.length
-  }
 }
 
 export interface Limits {

@@ -31,8 +31,18 @@ const refuse = (what: string, why: string): never => {
 
 const inside = (root: string, p: string): boolean => p === root || p.startsWith(root + path.sep)
 
-/** openat(dir, name, O_PATH|O_NOFOLLOW), which Node lacks: the magic link of an open directory. */
-const openAt = (dir: fs.FileHandle, name: string): Promise<fs.FileHandle> => fs.open(`/proc/self/fd/${dir.fd}/${name}`, NOFOLLOW)
+/** A name inside an open directory, through its magic link: what openat and mkdirat take, which Node lacks. */
+const at = (dir: fs.FileHandle, name: string): string => `/proc/self/fd/${dir.fd}/${name}`
+
+/** openat(dir, name, O_PATH|O_NOFOLLOW). */
+const openAt = (dir: fs.FileHandle, name: string): Promise<fs.FileHandle> => fs.open(at(dir, name), NOFOLLOW)
+
+/** The components of a subPath; refused when it is absolute or has "..". `what` names the mount in errors. */
+export function subPathParts(rel: string, what: string): string[] {
+  const parts = rel.split('/').filter((p) => p !== '' && p !== '.')
+  if (path.isAbsolute(rel) || parts.includes('..')) refuse(what, `subPath ${JSON.stringify(rel)} must be a relative path without ".."`)
+  return parts
+}
 
 /**
  * Open `rel` inside `root` without following a symlink at any step, creating missing directories
@@ -42,8 +52,7 @@ const openAt = (dir: fs.FileHandle, name: string): Promise<fs.FileHandle> => fs.
  * refused rather than followed. `what` names the mount in errors.
  */
 export async function openInside(root: string, rel: string, what: string): Promise<HeldPath> {
-  const parts = rel.split('/').filter((p) => p !== '' && p !== '.')
-  if (path.isAbsolute(rel) || parts.includes('..')) refuse(what, `subPath ${JSON.stringify(rel)} must be a relative path without ".."`)
+  const parts = subPathParts(rel, what)
   const rootReal = await fs.realpath(root)
   const rootStat = await fs.stat(rootReal)
   if (!rootStat.isDirectory()) refuse(what, `volume path ${root} is not a directory`)
@@ -68,18 +77,21 @@ export async function openInside(root: string, rel: string, what: string): Promi
   let st = rootStat
   try {
     for (const [i, s] of steps.entries()) {
-      const dirPath = `/proc/self/fd/${cur.fd}/${s.name}`
       let next: fs.FileHandle
+      let made = false
       try {
         next = await openAt(cur, s.name)
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !s.create) throw e
         // mkdir never follows a link in its last component: a link planted meanwhile is EEXIST.
-        await fs.mkdir(dirPath).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EEXIST') throw err
-        })
+        made = await fs.mkdir(at(cur, s.name)).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => {
+            if (err.code !== 'EEXIST') throw err
+            return false
+          },
+        )
         next = await openAt(cur, s.name)
-        await fs.chmod(`/proc/self/fd/${next.fd}`, rootStat.mode & 0o7777).catch(() => undefined)
       }
       await cur.close()
       cur = next
@@ -87,6 +99,8 @@ export async function openInside(root: string, rel: string, what: string): Promi
       const sofar = steps.slice(0, i + 1).map((x) => x.name).join('/')
       if (st.isSymbolicLink()) refuse(what, `subPath ${JSON.stringify(rel)}: ${sofar} is a symbolic link that changed while it was resolved; refusing to follow it`)
       if (i < steps.length - 1 && !st.isDirectory()) refuse(what, `subPath ${JSON.stringify(rel)}: ${sofar} is not a directory`)
+      // Only a folder made here, and only once it is known to be one.
+      if (made && st.isDirectory()) await fs.chmod(`/proc/self/fd/${cur.fd}`, rootStat.mode & 0o7777).catch(() => undefined)
     }
     return {handle: cur, stat: st}
   } catch (e) {
