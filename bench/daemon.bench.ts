@@ -6,16 +6,20 @@
 //      (RunPodSandbox, ImageStatus, PodSandboxStatus, CreateContainer, StartContainer) made
 //      directly on an identical pod in the same run, alternating with the daemon's samples.
 //      Both are measured to the container's startedAt.                            target < 0.3 s
+//   1b. the same start while another pod waits out a 20 s grace period (its PID 1 ignores
+//      SIGTERM), against the idle daemon's starts of 1.           target: within 0.3 s of idle
 //   2. crash detection: a container exits (its finishedAt) -> the daemon's replacement exists
 //      (its createdAt), first crash of each pod (no back-off).          target <= one relist period
 //   3. the daemon process with 100 pods running and nothing to do: RSS, and CPU over 60 s (one
 //      whole cycle: 60 relists, 6 resyncs, the once-a-minute full pass) from
 //      /proc/PID (scheduler runtime of all threads, and utime+stime), next to a bare node
 //      process that wakes once a second measured at the same time.   targets < 80 MB, < 1% of a core
+//   4. `podrun delete -f` of 12 pods whose PID 1 ignores SIGTERM, grace 3 s, against that grace
+//      period (they stop side by side, not in waves).                  target: about one grace period
 //
 // Run: bash scripts/runtime.sh up && eval "$(bash scripts/runtime.sh env)" && npm run build &&
 //      node --import tsx bench/daemon.bench.ts   (BENCH_PODS, BENCH_IDLE_SECONDS, BENCH_SETTLE_SECONDS)
-import {spawn, type ChildProcess} from 'node:child_process'
+import {execFile, spawn, type ChildProcess} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -39,6 +43,9 @@ const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 30)
 const LATENCY_SAMPLES = 7
 const CRASH_SAMPLES = 6
 const RELIST_MS = 1000
+const SLOW_GRACE_S = 20
+const DELETE_PODS = 12
+const DELETE_GRACE_S = 3
 const ns = `bench-daemon-${process.pid}`
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-bench-daemon-'))
 const manifestDir = path.join(work, 'manifests')
@@ -138,6 +145,16 @@ function row(what: string, value: string, target: string, ok: boolean | undefine
   console.log(`${what.padEnd(54)} ${value.padStart(12)}   ${target.padEnd(16)} ${ok === undefined ? '' : ok ? 'ok' : 'MISS'}`)
 }
 
+/** The podrun CLI, to completion; seconds. */
+function cli(...args: string[]): Promise<number> {
+  const t0 = performance.now()
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [path.join(root, 'bin/run.js'), ...args], {env, timeout: 300_000}, (err, _out, stderr) =>
+      err ? reject(new Error(`podrun ${args[0]}: ${stderr || err.message}`)) : resolve((performance.now() - t0) / 1000),
+    ),
+  )
+}
+
 async function main(): Promise<void> {
   if (!endpoint || !image) throw new Error('set CONTAINER_RUNTIME_ENDPOINT and PODRUN_TEST_IMAGE: eval "$(bash scripts/runtime.sh env)"')
   if (!fs.existsSync(path.join(root, 'dist/commands/daemon.js'))) throw new Error('run `npm run build` first')
@@ -172,7 +189,18 @@ async function main(): Promise<void> {
     }
     const overhead = median(mine) - median(floor)
     console.log(`write -> running (ms), daemon: ${mine.map((x) => x.toFixed(0)).join(' ')}`)
-    console.log(`same CRI calls direct (ms):     ${floor.map((x) => x.toFixed(0)).join(' ')}\n`)
+    console.log(`same CRI calls direct (ms):     ${floor.map((x) => x.toFixed(0)).join(' ')}`)
+
+    // 1b. the same starts while a pod waits out a 20 s grace period.
+    fs.writeFileSync(path.join(manifestDir, 'slow.yaml'), pod('slow', {cmd: 'exec sleep 3600', terminationGracePeriodSeconds: SLOW_GRACE_S}))
+    await waitFor('slow running', async () => (await cri.listContainers({...sel('slow'), state: {state: 1}})).length === 1, 60_000, 50)
+    fs.rmSync(path.join(manifestDir, 'slow.yaml'))
+    await sleep(500)
+    const stopping = Date.now()
+    const busy: number[] = []
+    for (let i = 0; i < LATENCY_SAMPLES && Date.now() - stopping < (SLOW_GRACE_S - 3) * 1000; i++) busy.push(await daemonOnce(cri, `busy-${i}`))
+    const stillStopping = (await cri.listContainers({...sel('slow'), state: {state: 1}})).length === 1
+    console.log(`write -> running (ms) while a pod stops: ${busy.map((x) => x.toFixed(0)).join(' ')}${stillStopping ? '' : ' (the slow pod had stopped before the last sample)'}\n`)
 
     // 2. crash detection: each pod's first crash (no back-off yet), at staggered times.
     for (let i = 0; i < CRASH_SAMPLES; i++) fs.writeFileSync(path.join(manifestDir, `crash-${i}.yaml`), pod(`crash-${i}`, {cmd: `sleep ${(2 + i * 0.37).toFixed(2)}; exit 1`}))
@@ -223,7 +251,7 @@ async function main(): Promise<void> {
     const floorPct = ((f1.runNs - f0.runNs) / 1e9 / secs) * 100
     const rssMb = s1.rssKb / 1024
     const relists = metric(m1, 'podrun_relists_total') - metric(m0, 'podrun_relists_total')
-    const passes = metric(m1, 'podrun_reconcile_passes_total') - metric(m0, 'podrun_reconcile_passes_total')
+    const passes = metric(m1, 'podrun_pod_syncs_total') - metric(m0, 'podrun_pod_syncs_total')
     const mutations = ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'StopContainer', 'RemoveContainer'].reduce(
       (n, m) => n + metric(m1, `podrun_cri_calls_total{method="${m}"`) - metric(m0, `podrun_cri_calls_total{method="${m}"`),
       0,
@@ -234,6 +262,10 @@ async function main(): Promise<void> {
     row('  write -> running, daemon (median)', `${median(mine).toFixed(0)} ms`, '', undefined)
     row('  same CRI calls made directly (median)', `${median(floor).toFixed(0)} ms`, '', undefined)
     row('  ratio daemon / direct', `${(median(mine) / median(floor)).toFixed(2)}x`, '', undefined)
+    const busyDelta = median(busy) - median(mine)
+    row(`start while another pod waits out ${SLOW_GRACE_S} s grace (median)`, `${median(busy).toFixed(0)} ms`, '', undefined)
+    row('  minus the same start on the idle daemon', `${(busyDelta / 1000).toFixed(3)} s`, '< 0.300 s', busyDelta < 300)
+    row('  ratio busy / idle', `${(median(busy) / median(mine)).toFixed(2)}x`, '', undefined)
     row('crash detection: exit -> replacement (median)', `${median(detect).toFixed(0)} ms`, `<= ${RELIST_MS} ms`, median(detect) <= RELIST_MS)
     row('crash detection: exit -> replacement (max)', `${Math.max(...detect).toFixed(0)} ms`, `<= ${RELIST_MS} ms`, Math.max(...detect) <= RELIST_MS + 100)
     row(`  ratio max / relist period`, `${(Math.max(...detect) / RELIST_MS).toFixed(2)}x`, '', undefined)
@@ -248,8 +280,20 @@ async function main(): Promise<void> {
     row(`  floor: bare node waking once a second`, `${floorPct.toFixed(2)} %`, '', undefined)
     row(`  daemon above the floor`, `${(cpuPct - floorPct).toFixed(2)} %`, '< 1 % of a core', cpuPct - floorPct < 1)
     row(`  floor: bare node RSS`, `${(f1.rssKb / 1024).toFixed(1)} MB`, '', undefined)
-    row(`  relists / full passes / mutating calls while idle`, `${relists} / ${passes} / ${mutations}`, '', undefined)
+    row(`  relists / pod syncs / mutating calls while idle`, `${relists} / ${passes} / ${mutations}`, '', undefined)
     row(`  ${IDLE_PODS} pods written -> all running`, `${upS.toFixed(1)} s`, '', undefined)
+
+    // 4. delete of pods that ignore SIGTERM, with the CLI (the daemon's folder is emptied first).
+    for (const f of fs.readdirSync(manifestDir)) fs.rmSync(path.join(manifestDir, f))
+    await waitFor('the folder\'s pods removed', async () => (await cri.listPodSandbox(sel())).length === 0, 180_000, 250)
+    const delDir = path.join(work, 'delete')
+    fs.mkdirSync(delDir)
+    for (let i = 0; i < DELETE_PODS; i++) fs.writeFileSync(path.join(delDir, `d${i}.yaml`), pod(`del-${i}`, {cmd: 'exec sleep 3600', terminationGracePeriodSeconds: DELETE_GRACE_S}))
+    await cli('apply', '-f', delDir)
+    const delS = await cli('delete', '-f', delDir)
+    row(`delete -f of ${DELETE_PODS} pods ignoring SIGTERM, grace ${DELETE_GRACE_S} s`, `${delS.toFixed(2)} s`, `< ${DELETE_GRACE_S + 2} s`, delS < DELETE_GRACE_S + 2)
+    row('  ratio to the longest grace period', `${(delS / DELETE_GRACE_S).toFixed(2)}x`, '', undefined)
+    row(`  one grace period after another would be`, `${DELETE_PODS * DELETE_GRACE_S} s`, '', undefined)
   } finally {
     for (const f of fs.readdirSync(manifestDir)) fs.rmSync(path.join(manifestDir, f))
     await waitFor('the pods removed', async () => (await cri.listPodSandbox(sel())).filter((s) => s.labels['podrun.io/source'] !== 'bench-floor').length === 0, 180_000, 250).catch((e) =>

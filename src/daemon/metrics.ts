@@ -113,8 +113,8 @@ export class Histogram extends Metric {
 
 /** Every metric the daemon exposes. */
 export class DaemonMetrics {
-  readonly passes = new Counter('podrun_reconcile_passes_total', 'Reconcile passes, by result (ok: observed and planned; error: the pass itself failed).')
-  readonly passDuration = new Histogram('podrun_reconcile_duration_seconds', 'Duration of reconcile passes (observe, plan, execute).', DURATION_BUCKETS)
+  readonly syncs = new Counter('podrun_pod_syncs_total', 'Pod syncs (one pod: observe, plan, execute), by result (error: retried with the pod\'s back-off).')
+  readonly syncDuration = new Histogram('podrun_pod_sync_duration_seconds', 'Duration of pod syncs (observe, plan, execute), grace periods waited out included.', DURATION_BUCKETS)
   readonly relists = new Counter('podrun_relists_total', 'Relists of the runtime state, by outcome (unchanged: no pass needed).')
   readonly criCalls = new Counter('podrun_cri_calls_total', 'CRI calls, by method and gRPC code.')
   readonly criDuration = new Histogram('podrun_cri_call_duration_seconds', 'Latency of CRI calls, by method.', CRI_BUCKETS)
@@ -136,8 +136,8 @@ export class DaemonMetrics {
     this.startTime.set({}, Math.floor(Date.now() / 1000))
     this.runtimeUp.set({}, 0)
     for (const phase of ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']) this.pods.set({phase}, 0)
-    this.passes.inc({result: 'ok'}, 0)
-    this.passes.inc({result: 'error'}, 0)
+    this.syncs.inc({result: 'ok'}, 0)
+    this.syncs.inc({result: 'error'}, 0)
   }
 
   /** The hook for the CRI client's onCall. */
@@ -155,8 +155,8 @@ export class DaemonMetrics {
     this.heapTotal.set({}, m.heapTotal)
     this.external.set({}, m.external)
     const all = [
-      this.passes,
-      this.passDuration,
+      this.syncs,
+      this.syncDuration,
       this.relists,
       this.criCalls,
       this.criDuration,

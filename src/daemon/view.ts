@@ -29,6 +29,8 @@ export interface DaemonPodInfo {
   /** kubectl's STATUS column as the daemon sees it. */
   status: string
   restarts: number
+  /** Restarts by container name. */
+  containerRestarts?: Record<string, number>
   /** Per container name: why it waits (CrashLoopBackOff, ImagePullBackOff, ErrImagePull, ...). */
   waiting: Record<string, WaitingInfo>
   /** The last failure of this pod's convergence (runtime call, image pull). */
@@ -59,7 +61,8 @@ export interface DaemonStatus {
   manifestDir: string
   startedAt: string
   runtime: {up: boolean; endpoint: string; name?: string; version?: string; since: string; error?: string; events: 'streaming' | 'relisting' | 'unknown'}
-  lastPass?: {at: string; ok: boolean; durationMs: number; error?: string}
+  /** The last pod sync: when, which pod, how long (grace periods waited out included). */
+  lastPass?: {at: string; pod?: string; ok: boolean; durationMs: number; error?: string}
   ready: boolean
   notReadyReason?: string
   /** By file: errors as `file:line:col: path: message`. */
@@ -72,16 +75,6 @@ export interface DaemonPodList {
   kind: 'DaemonPodList'
   daemon: DaemonStatus
   pods: DaemonPodInfo[]
-}
-
-/**
- * The waiting reasons podFromRuntime cannot know from the runtime: image pull failures (the
- * container does not exist yet). Crash-loop back-off it computes itself, given the same policy.
- */
-export function statusOverrides(waiting: Record<string, WaitingInfo>): Record<string, {reason: string; message?: string}> {
-  const out: Record<string, {reason: string; message?: string}> = {}
-  for (const [name, w] of Object.entries(waiting)) if (w.reason !== 'CrashLoopBackOff') out[name] = {reason: w.reason, message: w.message}
-  return out
 }
 
 /** A small ring of recent events per pod. */

@@ -10,7 +10,7 @@ import type {CriClient} from '../cri/client.js'
 import {isNotFound} from '../cri/errors.js'
 import type {DesiredPod} from '../model/desired.js'
 import type {ActualPod} from '../model/actual.js'
-import {isPodrunError} from '../lib/errors.js'
+import {isPodrunError, PodrunError} from '../lib/errors.js'
 import type {PodActions, PodChange} from './plan.js'
 import {buildSandboxConfig, cgroupParent, podLogDir, type HostDns} from './sandbox-config.js'
 import {buildContainerConfig, subPathMounts, type ContainerContext, type DataLookup} from './container-config.js'
@@ -111,10 +111,18 @@ async function removePodCgroup(ctx: ExecContext, parent: string): Promise<void> 
   await fs.rmdir(`${root}${parent}`).catch(() => undefined) // cgroup v2
 }
 
-export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodResult> {
+/**
+ * Carries out one pod's actions. `signal` cancels between steps (the pod was removed meanwhile):
+ * a call in flight is finished, nothing new is started, and the pod's next sync undoes what was
+ * made. Stopping and removing are never cancelled.
+ */
+export async function executePod(a: PodActions, ctx: ExecContext, signal?: AbortSignal): Promise<PodResult> {
   const res: PodResult = {key: a.key, name: a.name, namespace: a.namespace, change: a.change, ok: true, mutations: 0, sandboxId: a.sandboxId}
   const count = () => res.mutations++
-  const step = (s: string) => ctx.onStep?.(a.key, s)
+  const step = (s: string) => {
+    if (signal?.aborted) throw new PodrunError('cancelled: the pod changed while it was being started', {reason: 'Cancelled'})
+    ctx.onStep?.(a.key, s)
+  }
   const d = a.desired
   try {
     // 1. Kill the pod when it is recreated or no longer wanted.
@@ -149,6 +157,7 @@ export async function executePod(a: PodActions, ctx: ExecContext): Promise<PodRe
     let sandboxConfig: PodSandboxConfig | undefined
     let volumePaths = new Map<string, string>()
     if (a.createSandbox || a.startContainers.length > 0) {
+      step('preparing volumes')
       sandboxConfig = buildSandboxConfig(d, {
         uid: a.uid,
         attempt: a.sandboxAttempt,

@@ -23,8 +23,10 @@ export class ImagePuller {
     if (!p) {
       p = this.doEnsure(image, policy)
       this.inflight.set(key, p)
-      // A failure is not cached: the next pass tries again.
-      p.catch(() => this.inflight.delete(key))
+      // Shared while in flight only: a long-lived puller (the daemon's) asks the runtime again
+      // next time, as the image may have been removed meanwhile.
+      const forget = () => this.inflight.delete(key)
+      p.then(forget, forget)
     }
     return p
   }
@@ -42,7 +44,11 @@ export class ImagePuller {
       }
     }
     try {
-      await this.pulls.run(() => withRetry(() => this.cri.pullImage(image)))
+      await this.pulls.run(async () => {
+        // Another pull may have brought it while this one waited for its slot.
+        if (policy !== 'Always' && (await withRetry(() => this.cri.imageStatus(image)))) return
+        await withRetry(() => this.cri.pullImage(image))
+      })
     } catch (e) {
       const why = isNotFound(e) ? 'not found in its registry' : (e as Error).message
       throw new PodrunError(`pull image ${image}: ${why}`, {reason: 'ErrImagePull', exitCode: ExitCode.partial, cause: e})

@@ -15,11 +15,15 @@ export class SharedListing {
   constructor(
     private readonly cri: CriClient,
     private readonly now: () => number = Date.now,
+    /** Every listing this object takes (the daemon's lifecycle events compare them). */
+    private readonly onList?: (pods: ActualPod[]) => void,
   ) {}
 
-  /** A listing the caller already has, taken at `at`. */
-  seed(pods: ActualPod[], at: number): void {
-    if (at >= this.at) [this.value, this.at] = [pods, at]
+  /** A listing the caller already has, taken at `at`; false when a newer one is held. */
+  seed(pods: ActualPod[], at: number): boolean {
+    if (at < this.at) return false
+    ;[this.value, this.at] = [pods, at]
+    return true
   }
 
   /** The newest listing, if any (for reports). */
@@ -34,8 +38,8 @@ export class SharedListing {
     const at = this.now()
     const p = observe(this.cri).then(
       (pods) => {
-        this.seed(pods, at)
         if (this.inflight === p) this.inflight = undefined
+        if (this.seed(pods, at)) this.onList?.(pods)
         return pods
       },
       (e: unknown) => {

@@ -66,6 +66,8 @@ export interface FaultOptions {
   message?: string
   /** The runtime acts, then the answer is lost and this error comes back instead (a lossy runtime). */
   afterActing?: boolean
+  /** Only calls whose request this accepts fail (one pod's calls, say). */
+  when?: (request: unknown) => boolean
 }
 
 export interface RecordedCall {
@@ -357,9 +359,10 @@ export class FakeCri {
     return s
   }
 
-  private takeFault(method: string): Fault | undefined {
+  private takeFault(method: string, request: unknown): Fault | undefined {
     const f = this.faults.get(method)
     if (!f) return undefined
+    if (f.when && !f.when(request)) return undefined
     if (f.probability !== undefined && this.random() >= f.probability) return undefined
     if (f.remaining !== undefined) {
       f.remaining -= 1
@@ -372,13 +375,13 @@ export class FakeCri {
     this.calls.push({method, request, at: Date.now()})
     const ms = this.delays.get(method)
     if (ms) await new Promise((r) => setTimeout(r, ms))
-    const fault = this.faults.get(method)?.afterActing ? undefined : this.takeFault(method)
+    const fault = this.faults.get(method)?.afterActing ? undefined : this.takeFault(method, request)
     if (fault) throw new FakeStatus(fault.code, fault.message ?? `injected failure of ${method}`)
   }
 
   /** A fault injected after the call acted. */
-  private lost(method: string): void {
-    const fault = this.faults.get(method)?.afterActing ? this.takeFault(method) : undefined
+  private lost(method: string, request: unknown): void {
+    const fault = this.faults.get(method)?.afterActing ? this.takeFault(method, request) : undefined
     if (fault) throw new FakeStatus(fault.code, fault.message ?? `answer of ${method} lost`)
   }
 
@@ -387,7 +390,7 @@ export class FakeCri {
       this.gate(method, call.request)
         .then(() => impl(call.request))
         .then((res) => {
-          this.lost(method)
+          this.lost(method, call.request)
           callback(null, res)
         })
         .catch((e: unknown) => {

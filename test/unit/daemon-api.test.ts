@@ -8,7 +8,8 @@ import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import {ApiServer, type ApiSource} from '../../src/daemon/api.js'
-import {annotatePod, daemonExtras, fetchDaemonPods, MANIFEST_CONDITION, podFromDaemon} from '../../src/daemon/client.js'
+import {fetchDaemonPods} from '../../src/daemon/client.js'
+import {annotatePod, daemonExtras, MANIFEST_CONDITION, podFromDaemon} from '../../src/daemon/pod-status.js'
 import {deleteRefusal} from '../../src/daemon/ownership.js'
 import {statusReason} from '../../src/reconcile/status.js'
 import {DaemonMetrics, Histogram} from '../../src/daemon/metrics.js'
@@ -206,16 +207,16 @@ describe('metrics text', () => {
     m.onCall('ListPodSandbox', 'OK', 2)
     m.onCall('ListPodSandbox', 'OK', 30)
     m.onCall('RunPodSandbox', 'UNAVAILABLE', 1)
-    m.passes.inc({result: 'ok'})
-    m.passDuration.observe({}, 0.02)
+    m.syncs.inc({result: 'ok'})
+    m.syncDuration.observe({}, 0.02)
     m.pods.reset([{labels: {phase: 'Running'}, value: 3}])
     m.manifestErrors.reset([{labels: {file: '/etc/podrun/manifests/a "b".yaml'}, value: 2}])
     m.restarts.reset([{labels: {namespace: 'default', pod: 'web', container: 'main'}, value: 4}])
     const text = m.render()
     const lines = text.split('\n')
     for (const name of [
-      'podrun_reconcile_passes_total',
-      'podrun_reconcile_duration_seconds',
+      'podrun_pod_syncs_total',
+      'podrun_pod_sync_duration_seconds',
       'podrun_cri_calls_total',
       'podrun_cri_call_duration_seconds',
       'podrun_pods',
@@ -226,8 +227,8 @@ describe('metrics text', () => {
       assert.ok(lines.some((l) => l.startsWith(`# HELP ${name} `)), name)
       assert.ok(lines.some((l) => l.startsWith(`# TYPE ${name} `)), name)
     }
-    assert.ok(lines.includes('# TYPE podrun_reconcile_duration_seconds histogram'))
-    assert.ok(lines.includes('podrun_reconcile_passes_total{result="ok"} 1'))
+    assert.ok(lines.includes('# TYPE podrun_pod_sync_duration_seconds histogram'))
+    assert.ok(lines.includes('podrun_pod_syncs_total{result="ok"} 1'))
     assert.ok(lines.includes('podrun_cri_calls_total{method="ListPodSandbox",code="OK"} 2'))
     assert.ok(lines.includes('podrun_cri_calls_total{method="RunPodSandbox",code="UNAVAILABLE"} 1'))
     assert.ok(lines.includes('podrun_cri_call_duration_seconds_bucket{method="ListPodSandbox",le="0.0025"} 1'))

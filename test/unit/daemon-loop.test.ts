@@ -38,7 +38,7 @@ function dirs(): {manifestDir: string; stateDir: string} {
   return {manifestDir: path.join(d, 'm'), stateDir: path.join(d, 's')}
 }
 
-function pod(name: string, o: {image?: string; restartPolicy?: string; namespace?: string} = {}): string {
+function pod(name: string, o: {image?: string; restartPolicy?: string; namespace?: string; grace?: number} = {}): string {
   return `apiVersion: v1
 kind: Pod
 metadata:
@@ -46,7 +46,7 @@ metadata:
   namespace: ${o.namespace ?? 'default'}
 spec:
   restartPolicy: ${o.restartPolicy ?? 'Always'}
-  terminationGracePeriodSeconds: 0
+  terminationGracePeriodSeconds: ${o.grace ?? 0}
   containers:
     - name: main
       image: ${o.image ?? 'busybox:1.35'}
@@ -121,14 +121,14 @@ describe('daemon against the fake runtime', {concurrency: false}, () => {
 
   it('an idle daemon makes no mutating call and relists without full passes', async () => {
     await d.loop.idle()
-    const passes = d.loop.passes
+    const syncs = d.loop.syncs
     fake.resetCalls()
     await new Promise((r) => setTimeout(r, 400))
     // A relist is one ListContainers for exited containers; a resync (every 2 s here) lists both.
     for (const m of new Set(fake.calls.map((c) => c.method))) assert.ok(['ListContainers', 'ListPodSandbox'].includes(m), m)
     const relists = fake.callsOf('ListContainers').filter((c) => (c.request as {filter?: {state?: {state: number}}}).filter?.state?.state === ContainerState.CONTAINER_EXITED)
     assert.ok(relists.length >= 4, String(relists.length))
-    assert.equal(d.loop.passes, passes)
+    assert.equal(d.loop.syncs, syncs)
   })
 
   it('a new image replaces the container and keeps the sandbox', async () => {
@@ -304,7 +304,7 @@ describe('daemon against the fake runtime', {concurrency: false}, () => {
     assert.ok(!fs.existsSync(path.join(dir.stateDir, 'podrun.sock')))
     fake.resetCalls()
     d = await start(fake, options(dir))
-    await waitFor('a full pass', () => d.loop.passes > 0)
+    await waitFor('a full pass', () => d.loop.syncs > 0)
     await new Promise((r) => setTimeout(r, 200))
     assert.deepEqual(fake.containers().filter((c) => c.state === ContainerState.CONTAINER_RUNNING).map((c) => c.id).sort(), ids)
     assert.deepEqual(fake.callsOf('CreateContainer').length + fake.callsOf('RunPodSandbox').length + fake.callsOf('StopContainer').length, 0)
@@ -317,16 +317,99 @@ describe('daemon against the fake runtime', {concurrency: false}, () => {
   })
 })
 
+describe('daemon pod workers: a pod waiting out its grace period holds up no other', {concurrency: false}, () => {
+  let fake: FakeCri
+  let d: DaemonHandle
+  let dir: {manifestDir: string; stateDir: string}
+  const write = (f: string, text: string) => fs.writeFileSync(path.join(dir.manifestDir, f), text)
+  const podOf = (req: unknown) => (req as {sandboxConfig?: {metadata?: {name?: string}}}).sandboxConfig?.metadata?.name
+  before(async () => {
+    fake = await FakeCri.start({images: ['busybox:1.35']})
+    // `slow` runs a PID 1 that ignores SIGTERM: StopContainer waits out its whole grace period.
+    fake.ignoresSigterm = (c) => c.config.labels['io.kubernetes.pod.name'] === 'slow'
+    dir = dirs()
+    write('slow.yaml', pod('slow', {grace: 4}))
+    write('crash.yaml', pod('crash'))
+    write('gone.yaml', pod('gone'))
+    d = await start(fake, options(dir))
+    for (const p of ['slow', 'crash', 'gone']) await waitFor(`${p} running`, () => running(fake, p).length === 1)
+  })
+  after(async () => {
+    await d?.stop({stopPods: true})
+    await fake?.close()
+  })
+
+  it('starts a new pod, restarts a crashed container and removes another pod while one stops', async () => {
+    const slow = running(fake, 'slow')[0]
+    fs.rmSync(path.join(dir.manifestDir, 'slow.yaml'))
+    await waitFor('slow being stopped', () => fake.callsOf('StopContainer').some((c) => (c.request as {containerId: string}).containerId === slow.id))
+    write('fresh.yaml', pod('fresh'))
+    await waitFor('fresh running', () => running(fake, 'fresh').length === 1)
+    const crashed = running(fake, 'crash')[0]
+    fake.exitContainer(crashed.id, 1)
+    await waitFor('crash restarted', () => running(fake, 'crash').find((c) => c.id !== crashed.id))
+    fs.rmSync(path.join(dir.manifestDir, 'gone.yaml'))
+    await waitFor('gone removed', () => sandboxesOf(fake, 'gone').length === 0)
+    // All of that happened while slow's container was still waiting out its grace period.
+    assert.equal(fake.containers().find((c) => c.id === slow.id)?.state, ContainerState.CONTAINER_RUNNING)
+    assert.equal(d.loop.healthy.ok, true)
+    await waitFor('slow gone', () => sandboxesOf(fake, 'slow').length === 0, 8000)
+  })
+
+  it('a pod removed while it starts: the start in flight finishes, then the pod is removed', async () => {
+    fake.delay('CreateContainer', 500)
+    try {
+      fake.resetCalls()
+      write('late.yaml', pod('late'))
+      await waitFor('late being created', () => fake.callsOf('CreateContainer').some((c) => podOf(c.request) === 'late'))
+      fs.rmSync(path.join(dir.manifestDir, 'late.yaml'))
+      await waitFor('late removed', () => sandboxesOf(fake, 'late').length === 0 && containersOf(fake, 'late').length === 0, 4000)
+      await d.loop.idle()
+      assert.equal(sandboxesOf(fake, 'late').length, 0)
+      assert.ok(!d.loop.pods().some((p) => p.key === 'default/late'))
+    } finally {
+      fake.delay('CreateContainer', 0)
+    }
+  })
+
+  it('each pod has its own back-off: a pod failing over and over does not slow the retry of another', async () => {
+    fake.fail('CreateContainer', {code: grpcStatus.INTERNAL, message: 'broken for good', when: (r) => podOf(r) === 'broken'})
+    try {
+      fake.resetCalls()
+      write('broken.yaml', pod('broken'))
+      const brokenCalls = () => fake.callsOf('CreateContainer').filter((c) => podOf(c.request) === 'broken')
+      // Retries at 200, 400, 800, 800... ms here: four failures bring its streak to the cap.
+      await waitFor('broken failing four times', () => brokenCalls().length >= 4, 4000)
+      const before = brokenCalls().length
+      fake.fail('CreateContainer', {code: grpcStatus.INTERNAL, times: 1, message: 'once', when: (r) => podOf(r) === 'other'})
+      write('other.yaml', pod('other'))
+      await waitFor('other running', () => running(fake, 'other').length === 1, 4000)
+      const otherCalls = fake.callsOf('CreateContainer').filter((c) => podOf(c.request) === 'other')
+      assert.equal(otherCalls.length, 2)
+      // other was retried on its own first back-off step, before broken's next attempt at the cap.
+      assert.ok(brokenCalls().length <= before + 1, `broken made ${brokenCalls().length - before} attempts meanwhile`)
+      assert.equal(podInfo(d, 'default/broken')?.lastError?.message.includes('broken for good'), true)
+    } finally {
+      fake.clearFaults()
+    }
+  })
+})
+
 describe('daemon with a runtime that streams container events', () => {
   it('restarts a crashed container on the event, without waiting for a relist', async () => {
     const fake = await FakeCri.start({images: ['busybox:1.35'], events: true})
     const dd = dirs()
     fs.writeFileSync(path.join(dd.manifestDir, 'ev.yaml'), pod('ev'))
-    const d = await start(fake, options(dd, {relistMs: 60_000, resyncMs: 60_000}))
+    const d = await start(fake, options(dd, {relistMs: 50, resyncMs: 60_000}))
     try {
       const c = await waitFor('ev running', () => running(fake, 'ev')[0])
       await waitFor('subscribed', () => fake.eventSubscribers > 0)
       assert.equal(d.loop.status().runtime.events, 'streaming')
+      // The evented PLEG: with the stream live, no relist for exits.
+      await d.loop.idle()
+      fake.resetCalls()
+      await new Promise((r) => setTimeout(r, 300))
+      assert.deepEqual(fake.calls.map((x) => x.method), [])
       const t0 = Date.now()
       fake.exitContainer(c.id, 1)
       await waitFor('restart on the event', () => running(fake, 'ev').find((x) => x.id !== c.id), 1000)

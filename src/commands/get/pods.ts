@@ -29,7 +29,8 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
     const {hostInfo} = await import('../../reconcile/engine.js')
     const {viewPods} = await import('../../reconcile/pod-view.js')
     const {statusReason} = await import('../../reconcile/status.js')
-    const {fetchDaemonPods, daemonExtras, annotatePod, podFromDaemon} = await import('../../daemon/client.js')
+    const {fetchDaemonPods} = await import('../../daemon/client.js')
+    const {daemonExtras, annotatePod, podFromDaemon} = await import('../../daemon/pod-status.js')
     // A daemon that answers knows what the runtime cannot tell (back-off, pulls, broken manifests).
     const asked = fetchDaemonPods(flags['daemon-socket'])
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})

@@ -1,0 +1,95 @@
+// A daemon's pod as a Kubernetes Pod object: what the runtime shows (podFromRuntime), with what
+// only the daemon knows put on top (image pull reasons, a broken manifest, a conflict), or, for a
+// pod the runtime does not have, Pending as the kubelet reports it. One function for both sides:
+// the daemon's status manager computes its view with it, and `get pods` with the daemon's facts
+// over a fresh listing, so the two never disagree.
+import type {ContainerStatus, Pod, PodCondition} from 'kubernetes-types/core/v1.js'
+import type {ActualPod} from '../model/actual.js'
+import {Label} from '../reconcile/labels.js'
+import type {BackoffPolicy} from '../reconcile/plan.js'
+import {podFromRuntime, type StatusExtras} from '../reconcile/status.js'
+import type {DaemonPodInfo, DaemonPodList, WaitingInfo} from './view.js'
+
+/**
+ * The waiting reasons podFromRuntime cannot know from the runtime: image pull failures (the
+ * container does not exist yet). Crash-loop back-off it computes itself, given the same policy.
+ */
+export function statusOverrides(waiting: Record<string, WaitingInfo>): Record<string, {reason: string; message?: string}> {
+  const out: Record<string, {reason: string; message?: string}> = {}
+  for (const [name, w] of Object.entries(waiting)) if (w.reason !== 'CrashLoopBackOff') out[name] = {reason: w.reason, message: w.message}
+  return out
+}
+
+/** What to give podFromRuntime for a pod the daemon knows: its back-off policy and image pull reasons. */
+export function daemonExtras(list: DaemonPodList, info: DaemonPodInfo | undefined): {backoff: DaemonPodList['daemon']['backoff']; waiting?: Record<string, {reason: string; message?: string}>} {
+  const waiting = info ? statusOverrides(info.waiting) : {}
+  return {backoff: list.daemon.backoff, waiting: Object.keys(waiting).length > 0 ? waiting : undefined}
+}
+
+export const MANIFEST_CONDITION = 'podrun.io/ManifestValid'
+export const OWNER_CONDITION = 'podrun.io/OwnedByDaemon'
+
+/** Puts what the daemon knows and the runtime cannot (a broken manifest, a conflict) on the Pod's status. */
+export function annotatePod(pod: Pod, info: DaemonPodInfo | undefined): void {
+  if (!info || !pod.status) return
+  const conds: PodCondition[] = pod.status.conditions ?? []
+  const messages: string[] = []
+  if (info.manifestError) {
+    const more = (info.manifestErrors?.length ?? 1) > 1 ? ` (and ${(info.manifestErrors?.length ?? 1) - 1} more)` : ''
+    const message = `manifest invalid, running the last good version: ${info.manifestError}${more}`
+    conds.push({type: MANIFEST_CONDITION, status: 'False', reason: 'ManifestInvalid', message})
+    messages.push(message)
+  }
+  if (info.conflict) {
+    conds.push({type: OWNER_CONDITION, status: 'False', reason: 'Conflict', message: info.conflict})
+    messages.push(info.conflict)
+  }
+  if (info.lastError && !messages.length && info.status !== 'Running') messages.push(`${info.lastError.reason}: ${info.lastError.message}`)
+  pod.status.conditions = conds
+  if (messages.length > 0) pod.status.message = messages.join('; ')
+}
+
+/**
+ * A pod the daemon wants and the runtime does not have (its sandbox failed, or is being made), as
+ * the kubelet reports one: Pending, containers waiting in ContainerCreating (PodInitializing behind
+ * init containers), or the reason the daemon knows (ErrImagePull, ...).
+ */
+export function podFromDaemon(info: DaemonPodInfo, nodeName: string): Pod | undefined {
+  if (!info.absent || info.conflict) return undefined
+  const {initContainers, containers} = info.absent
+  const status = (c: {name: string; image: string}, fallback: string): ContainerStatus => {
+    const w = info.waiting[c.name]
+    return {name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, started: false, state: {waiting: {reason: w?.reason ?? fallback, ...(w?.message ? {message: w.message} : {})}}}
+  }
+  const behindInits = initContainers.length > 0 ? 'PodInitializing' : 'ContainerCreating'
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {name: info.name, namespace: info.namespace, annotations: {[Label.source]: info.source}},
+    spec: {nodeName, containers: containers.map((c) => ({name: c.name, image: c.image})), ...(initContainers.length > 0 ? {initContainers: initContainers.map((c) => ({name: c.name, image: c.image}))} : {})},
+    status: {
+      phase: 'Pending',
+      conditions: [
+        {type: 'PodScheduled', status: 'True'},
+        {type: 'Initialized', status: initContainers.length > 0 ? 'False' : 'True'},
+        {type: 'ContainersReady', status: 'False'},
+        {type: 'Ready', status: 'False'},
+      ],
+      ...(initContainers.length > 0 ? {initContainerStatuses: initContainers.map((c, i) => status(c, i === 0 ? 'ContainerCreating' : 'PodInitializing'))} : {}),
+      containerStatuses: containers.map((c) => status(c, behindInits)),
+    },
+  }
+}
+
+/**
+ * The Pod of a pod the daemon knows: from the runtime when it has the pod, else from the daemon's
+ * record; either way with the daemon's facts on its status.
+ */
+export function daemonPod(a: ActualPod | undefined, info: DaemonPodInfo, now: bigint, o: {backoff: BackoffPolicy; nodeName: string; extras?: StatusExtras}): Pod | undefined {
+  const waiting = statusOverrides(info.waiting)
+  const pod = a
+    ? podFromRuntime(a, now, {...o.extras, backoff: o.backoff, waiting: Object.keys(waiting).length > 0 ? waiting : undefined})
+    : podFromDaemon(info, o.nodeName)
+  if (pod) annotatePod(pod, info)
+  return pod
+}

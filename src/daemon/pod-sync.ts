@@ -1,0 +1,184 @@
+// One pod's sync in the daemon (the kubelet's syncPod): a listing taken after this pod's last
+// change (shared with the pods that ask at the same time), the pod's manifest, the plan for this
+// pod alone, its actions, and a report to the status manager. The daemon's scope is decided here,
+// per pod: it prunes only pods whose source is a file of its folder, leaves pods of other owners
+// alone (a conflict), and never prunes the pods of a file that is broken.
+import {isNoop, describe as describeActions, plan, type PodActions} from '../reconcile/plan.js'
+import {executePod, type PodResult} from '../reconcile/execute.js'
+import {execContext, type HostInfo} from '../reconcile/engine.js'
+import type {Limits} from '../reconcile/limits.js'
+import type {SyncResult} from '../reconcile/workers.js'
+import type {ActualPod} from '../model/actual.js'
+import type {Logger} from './log.js'
+import type {DaemonMetrics} from './metrics.js'
+import type {DaemonOptions} from './options.js'
+import type {PullBackoff} from './pull-backoff.js'
+import type {RuntimeSession} from './session.js'
+import type {ManifestSource} from './sources.js'
+import type {StatusManager} from './status-manager.js'
+
+export interface PodSyncDeps {
+  opts: DaemonOptions
+  log: Logger
+  metrics: DaemonMetrics
+  source: ManifestSource
+  session: RuntimeSession
+  status: StatusManager
+  limits: Limits
+  pullBackoff: PullBackoff
+  host: HostInfo
+  now: () => number
+  /** The pod is gone from the runtime and from the folder: its worker may go. */
+  forget: (key: string) => void
+}
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+export class PodSyncer {
+  /** When each pod last changed something in the runtime (ms): its next listing must be newer. */
+  private readonly lastChange = new Map<string, number>()
+
+  constructor(private readonly d: PodSyncDeps) {}
+
+  readonly sync = async (key: string, signal: AbortSignal): Promise<SyncResult> => {
+    const {source, session, status, log, metrics, opts} = this.d
+    const conn = session.current
+    // No runtime: the session syncs every pod again once it is back.
+    if (!conn) return {}
+    const t0 = performance.now()
+    let pods: ActualPod[]
+    try {
+      pods = await conn.listing.newerThan(this.lastChange.get(key) ?? -Infinity)
+    } catch (e) {
+      if (session.failed(conn, e)) return {}
+      log.error('could not list the runtime\'s pods; retrying', {pod: key, error: (e as Error).message})
+      return {failed: true}
+    }
+    const snap = source.snapshot
+    const a = pods.find((p) => p.key === key)
+    const d = snap.pods.find((p) => p.key === key)
+    const owned = (p: ActualPod) => source.owns(p.source)
+
+    if (!d && (!a || !owned(a))) {
+      // Not the daemon's (any more): nothing to do or show.
+      status.remove(key)
+      this.lastChange.delete(key)
+      this.d.forget(key)
+      return {}
+    }
+    if (d && a && a.source !== d.source && !owned(a)) {
+      this.conflict(key, a.source || '(no source label)', d.source)
+      status.update(key, {actual: a, desired: d, conflict: a.source || '(no source label)', snapshot: snap})
+      return {}
+    }
+    status.record(key).conflictLogged = undefined
+    // A file broken since before this daemon started: its pods run from a version only the runtime
+    // knows; leave them alone rather than prune. An unreadable folder freezes everything.
+    const file = a ? snap.files.get(a.source) : undefined
+    const untouchable = !!file && file.errors.length > 0 && !file.frozen
+    const prune = (p: ActualPod) => owned(p) && !untouchable && snap.dirErrors.length === 0
+    const now = this.d.now()
+    const actions = plan(d ? [d] : [], a ? [a] : [], {now: BigInt(now) * 1_000_000n, prune, backoff: opts.backoff})[0]
+    if (!actions) {
+      status.update(key, {actual: a, desired: d, snapshot: snap})
+      return {}
+    }
+    status.record(key).waiting = {}
+    let r: PodResult | undefined
+    if (!isNoop(actions)) {
+      log.info(describeActions(actions), {pod: key, change: actions.change})
+      this.lastChange.set(key, this.d.now())
+      r = await executePod(actions, this.context(conn.cri, conn.puller, snap.data), signal)
+      this.lastChange.set(key, this.d.now())
+    }
+    const failed = r ? this.report(actions, r, now) : false
+    this.waitingReasons(actions)
+    if (actions.change === 'pruned' && r?.ok) {
+      status.remove(key)
+    } else {
+      status.update(key, {actual: a, desired: d, snapshot: snap})
+    }
+    const ms = performance.now() - t0
+    metrics.syncs.inc({result: failed ? 'error' : 'ok'})
+    metrics.syncDuration.observe({}, ms / 1000)
+
+    // When to come back: a back-off ends, a pull back-off ends, a look after changes (this sync's
+    // view was built from the state before them), a failed pull shown as ImagePullBackOff soon.
+    let next = actions.requeueAfterMs ?? Infinity
+    for (const s of actions.startContainers) {
+      const f = this.d.pullBackoff.waiting(s.container.spec.image ?? '')
+      if (f) next = Math.min(next, f.until - this.d.now())
+    }
+    if (r && (r.mutations > 0 || r.reason === 'ErrImagePull')) next = Math.min(next, opts.relistMs)
+    if (r?.reason === 'Cancelled') return {}
+    return {failed, requeueAfterMs: Number.isFinite(next) ? Math.max(1, next) : undefined}
+  }
+
+  private context(cri: Parameters<typeof execContext>[0]['cri'], puller: Parameters<typeof execContext>[0]['puller'], data: Parameters<typeof execContext>[0]['data']) {
+    return execContext({cri, host: this.d.host, data, parallel: this.d.opts.parallel, limits: this.d.limits, prune: () => false, puller})
+  }
+
+  /** Events and failures of a sync that acted; true when it failed (and should back off). */
+  private report(a: PodActions, r: PodResult, now: number): boolean {
+    const {status, log, metrics} = this.d
+    const rec = status.record(a.key)
+    metrics.actions.inc({change: a.change === 'unchanged' ? 'synced' : a.change, result: r.ok ? 'ok' : 'error'})
+    if (r.ok) {
+      this.actionEvents(a)
+      return false
+    }
+    if (r.reason === 'Cancelled') return false
+    const isBackoff = r.reason === 'ImagePullBackOff'
+    // Image pulls have their own back-off (by image); the pod's own is for the rest.
+    const isPull = isBackoff || r.reason === 'ErrImagePull' || r.reason === 'ErrImageNeverPull'
+    rec.lastError = {time: iso(now), reason: r.reason ?? 'Error', message: r.error ?? ''}
+    log[isBackoff ? 'debug' : 'warn']('pod failed to converge', {pod: a.key, reason: r.reason, error: r.error})
+    if (!isBackoff) status.event(a.key, 'Warning', r.reason === 'ErrImagePull' ? 'Failed' : 'FailedSync', r.error ?? 'failed')
+    if (isPull) {
+      // ErrImagePull on the sync that tried and failed, ImagePullBackOff on the syncs that wait:
+      // what kubectl shows.
+      for (const s of a.startContainers) {
+        const f = this.d.pullBackoff.get(s.container.spec.image ?? '')
+        if (f) rec.waiting[s.container.name] = {reason: r.reason!, message: r.error, until: iso(f.until)}
+      }
+    }
+    return !isPull
+  }
+
+  /** Crash-loop back-off of the pod's containers: shown, and reported once per back-off. */
+  private waitingReasons(a: PodActions): void {
+    const {status, log} = this.d
+    const rec = status.record(a.key)
+    for (const w of a.waiting) {
+      if (w.reason !== 'CrashLoopBackOff') continue
+      const until = w.until !== undefined ? iso(Number(w.until / 1_000_000n)) : undefined
+      rec.waiting[w.name] = {reason: w.reason, message: w.message, until}
+      if (until && rec.backoffSeen.get(w.name) !== until) {
+        rec.backoffSeen.set(w.name, until)
+        log.info('container crash-looping: waiting out its back-off', {pod: a.key, container: w.name, message: w.message, until})
+        status.event(a.key, 'Warning', 'BackOff', `Back-off restarting failed container ${w.name}: ${w.message}`)
+      }
+    }
+  }
+
+  private conflict(key: string, owner: string, manifest: string): void {
+    const rec = this.d.status.record(key)
+    if (rec.conflictLogged === owner) return
+    rec.conflictLogged = owner
+    this.d.log.warn('pod already exists with another owner: leaving it alone', {pod: key, manifest, owner})
+    this.d.status.event(key, 'Warning', 'Conflict', `pod exists and belongs to ${owner}; the daemon leaves it alone`)
+  }
+
+  private actionEvents(a: PodActions): void {
+    const ev = (reason: string, message: string) => this.d.status.event(a.key, 'Normal', reason, message)
+    if (a.change === 'pruned') return
+    if (a.killPod) ev('Killing', `Stopping the pod: ${a.reason}`)
+    if (a.createSandbox) ev('SandboxCreated', `Created the pod sandbox (attempt ${a.sandboxAttempt})`)
+    for (const k of a.killContainers) ev('Killing', `Stopped container ${k.name}: ${k.reason}`)
+    for (const s of a.startExisting) ev('Started', `Started container ${s.name}: ${s.reason}`)
+    for (const s of a.startContainers) {
+      const restart = s.reason.startsWith('restarting')
+      ev(restart ? 'Restarted' : 'Started', `${restart ? 'Restarted' : 'Started'} container ${s.container.name} (attempt ${s.attempt}): ${s.reason}`)
+    }
+  }
+}
