@@ -6,17 +6,8 @@ import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
 import {startProgress} from '../lib/progress.js'
 import {onInterrupt} from '../lib/interrupt.js'
+import {APPLY_SOURCE, applyPrune, splitByOwner} from '../reconcile/ownership.js'
 
-export const APPLY_SOURCE = 'apply'
-
-/**
- * What `apply --prune` deletes (and `diff --prune` shows): pods of apply whose manifests are gone,
- * inside the namespaces the manifests speak of, as kubectl keeps pruning.
- */
-export function applyPrune(pods: Array<{namespace: string}>, enabled: boolean): (a: {source: string; namespace: string}) => boolean {
-  const namespaces = new Set(pods.map((p) => p.namespace))
-  return (a) => enabled && a.source === APPLY_SOURCE && namespaces.has(a.namespace)
-}
 
 export default class Apply extends BaseCommand<typeof Apply> {
   static override summary = 'Make the runtime run the pods in the manifests.'
@@ -46,7 +37,6 @@ export default class Apply extends BaseCommand<typeof Apply> {
     const {applyPods} = await import('../reconcile/apply.js')
     const {dataLookup} = await import('../reconcile/data.js')
     const {observe} = await import('../reconcile/observe.js')
-    const {splitByOwner} = await import('../daemon/ownership.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       // A pod that a daemon runs from its manifest folder is the daemon's: apply leaves it alone.

@@ -43,7 +43,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
     }
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {observe} = await import('../reconcile/observe.js')
-    const {deleteRefusal} = await import('../daemon/ownership.js')
+    const {deleteRefusal} = await import('../reconcile/ownership.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       const wanted = keys ?? new Set(names.map((n) => `${flags.namespace}/${n}`))

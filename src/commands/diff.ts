@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
-import {APPLY_SOURCE, applyPrune} from './apply.js'
+import {APPLY_SOURCE, applyPrune} from '../reconcile/ownership.js'
 
 export default class Diff extends BaseCommand<typeof Diff> {
   static override summary = 'Show what apply would change, and why. Exit 1 when something would.'

@@ -9,6 +9,7 @@ import {execContext, type HostInfo} from '../reconcile/engine.js'
 import type {Limits} from '../reconcile/limits.js'
 import type {SyncResult} from '../reconcile/workers.js'
 import type {ActualPod} from '../model/actual.js'
+import {daemonScope} from '../reconcile/ownership.js'
 import type {Logger} from './log.js'
 import type {DaemonMetrics} from './metrics.js'
 import type {DaemonOptions} from './options.js'
@@ -57,26 +58,27 @@ export class PodSyncer {
     const snap = source.snapshot
     const a = pods.find((p) => p.key === key)
     const d = snap.pods.find((p) => p.key === key)
-    const owned = (p: ActualPod) => source.owns(p.source)
-
-    if (!d && (!a || !owned(a))) {
+    // A file broken since before this daemon started: its pods run from a version only the runtime
+    // knows; leave them alone rather than prune. An unreadable folder freezes everything.
+    const frozen = (src: string) => {
+      const file = snap.files.get(src)
+      return snap.dirErrors.length > 0 || (!!file && file.errors.length > 0 && !file.frozen)
+    }
+    const scope = daemonScope(d, a, {owns: (src) => source.owns(src), frozen})
+    if (scope.kind === 'none') {
       // Not the daemon's (any more): nothing to do or show.
       status.remove(key)
       this.lastChange.delete(key)
       this.d.forget(key)
       return {}
     }
-    if (d && a && a.source !== d.source && !owned(a)) {
-      this.conflict(key, a.source || '(no source label)', d.source)
-      status.update(key, {actual: a, desired: d, conflict: a.source || '(no source label)', snapshot: snap})
+    if (scope.kind === 'conflict') {
+      this.conflict(key, scope.owner, d!.source)
+      status.update(key, {actual: a, desired: d, conflict: scope.owner, snapshot: snap})
       return {}
     }
     status.record(key).conflictLogged = undefined
-    // A file broken since before this daemon started: its pods run from a version only the runtime
-    // knows; leave them alone rather than prune. An unreadable folder freezes everything.
-    const file = a ? snap.files.get(a.source) : undefined
-    const untouchable = !!file && file.errors.length > 0 && !file.frozen
-    const prune = (p: ActualPod) => owned(p) && !untouchable && snap.dirErrors.length === 0
+    const prune = () => scope.mayPrune
     const now = this.d.now()
     const actions = plan(d ? [d] : [], a ? [a] : [], {now: BigInt(now) * 1_000_000n, prune, backoff: opts.backoff})[0]
     if (!actions) {

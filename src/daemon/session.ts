@@ -122,7 +122,7 @@ export class RuntimeSession {
     }
     const c: Connection = {
       cri,
-      listing: new SharedListing(cri, this.d.now, this.d.onListing),
+      listing: new SharedListing(cri, this.d.now, this.d.onListing, Math.min(250, this.d.relistMs / 4)),
       relister: new Relister(cri, this.d.keep),
       puller: this.d.pullBackoff.puller(cri, this.d.limits.pulls),
     }

@@ -40,6 +40,8 @@ const iso = (ms: number) => new Date(ms).toISOString()
 export class StatusManager {
   private readonly records = new Map<string, PodRecord>()
   private readonly infos = new Map<string, DaemonPodInfo>()
+  /** What each pod's view was last built from: the same again (an idle pod) costs nothing. */
+  private readonly built = new Map<string, {actual?: ActualPod; desired?: DesiredPod; conflict?: string; generation: number; lastError?: PodRecord['lastError']; waited: boolean}>()
   private sorted: DaemonPodInfo[] | undefined
 
   constructor(private readonly d: {backoff: BackoffPolicy; metrics: DaemonMetrics; nodeName: string; now: () => number}) {}
@@ -65,6 +67,23 @@ export class StatusManager {
   /** A pod's sync is done: its view from what it saw. */
   update(key: string, r: PodReport): void {
     const rec = this.record(key)
+    // A listing that did not change hands out the same objects; with nothing waiting (no back-off
+    // whose end moves the status on), the view would come out the same.
+    const prev = this.built.get(key)
+    if (
+      prev &&
+      prev.actual === r.actual &&
+      prev.desired === r.desired &&
+      prev.conflict === r.conflict &&
+      prev.generation === r.snapshot.generation &&
+      prev.lastError === rec.lastError &&
+      !prev.waited &&
+      Object.keys(rec.waiting).length === 0 &&
+      this.infos.has(key)
+    ) {
+      return
+    }
+    this.built.set(key, {actual: r.actual, desired: r.desired, conflict: r.conflict, generation: r.snapshot.generation, lastError: rec.lastError, waited: Object.keys(rec.waiting).length > 0})
     const {actual: a, desired: d, conflict, snapshot: snap} = r
     const fileState = snap.files.get(d?.source ?? a?.source ?? '')
     const errLines = (fileState?.errors ?? []).map(formatDiagnostic)
@@ -111,6 +130,7 @@ export class StatusManager {
   /** The pod is gone from both sides: forget it. */
   remove(key: string): void {
     this.records.delete(key)
+    this.built.delete(key)
     if (this.infos.delete(key)) this.changed()
   }
 

@@ -10,7 +10,7 @@ import type {Pod} from 'kubernetes-types/core/v1.js'
 import {ApiServer, type ApiSource} from '../../src/daemon/api.js'
 import {fetchDaemonPods} from '../../src/daemon/client.js'
 import {annotatePod, daemonExtras, MANIFEST_CONDITION, podFromDaemon} from '../../src/daemon/pod-status.js'
-import {deleteRefusal} from '../../src/daemon/ownership.js'
+import {deleteRefusal} from '../../src/reconcile/ownership.js'
 import {statusReason} from '../../src/reconcile/status.js'
 import {DaemonMetrics, Histogram} from '../../src/daemon/metrics.js'
 import {parseListen} from '../../src/daemon/options.js'
@@ -269,5 +269,17 @@ describe('events', () => {
     assert.equal(l.length, 20)
     assert.equal(l[0].message, 'm5')
     assert.equal(l[19].time, 't24')
+  })
+})
+
+describe('the systemd unit', () => {
+  it('gives a stop room for the pods\' default grace period and the daemon\'s own call timeout', () => {
+    const unit = fs.readFileSync(new URL('../../contrib/podrun.service', import.meta.url), 'utf8')
+    const m = /^TimeoutStopSec=(\d+)s$/m.exec(unit)
+    assert.ok(m, 'TimeoutStopSec set in seconds')
+    // --stop-pods-on-exit: one grace period for every pod at once (30 s by default), the call
+    // timeout for a sync in flight (10 s), and the runtime's teardown.
+    assert.ok(Number(m[1]) >= 30 + 10 + 15, `TimeoutStopSec=${m[1]}s`)
+    assert.match(unit, /^KillMode=process$/m)
   })
 })

@@ -7,6 +7,18 @@
 import type {ActualPod} from '../model/actual.js'
 import type {DesiredPod} from '../model/desired.js'
 
+/** The `podrun.io/source` of the pods `podrun apply` makes. */
+export const APPLY_SOURCE = 'apply'
+
+/**
+ * What `apply --prune` deletes (and `diff --prune` shows): pods of apply whose manifests are gone,
+ * inside the namespaces the manifests speak of, as kubectl keeps pruning.
+ */
+export function applyPrune(pods: Array<{namespace: string}>, enabled: boolean): (a: {source: string; namespace: string}) => boolean {
+  const namespaces = new Set(pods.map((p) => p.namespace))
+  return (a) => enabled && a.source === APPLY_SOURCE && namespaces.has(a.namespace)
+}
+
 export interface Refusal {
   key: string
   name: string
@@ -49,4 +61,29 @@ export const isDaemonSource = (source: string): boolean => source.startsWith('/'
 export function deleteRefusal(pod: {key: string; source: string}): string | undefined {
   if (!isDaemonSource(pod.source)) return undefined
   return `pod ${pod.key} is run by a podrun daemon from ${pod.source}: remove that file from the daemon's folder instead (--force deletes the pod anyway, and a running daemon starts it again)`
+}
+
+/** What a daemon may do with one pod, from its folder's manifest (d) and the runtime's pod (a). */
+export type DaemonScope =
+  /** Neither the folder's nor the daemon's: nothing to do or show. */
+  | {kind: 'none'}
+  /** The folder names a pod another source owns: left alone, reported. */
+  | {kind: 'conflict'; owner: string}
+  /** The daemon's: converge it; prune it only when `mayPrune`. */
+  | {kind: 'sync'; mayPrune: boolean}
+
+export function daemonScope(
+  d: Pick<DesiredPod, 'source'> | undefined,
+  a: Pick<ActualPod, 'source'> | undefined,
+  o: {
+    /** The source is a file of the daemon's folder. */
+    owns: (source: string) => boolean
+    /** The source's pods must not be pruned: the file is broken and its last good version unknown, or the folder unreadable. */
+    frozen: (source: string) => boolean
+  },
+): DaemonScope {
+  const mine = !!a && o.owns(a.source)
+  if (!d) return mine ? {kind: 'sync', mayPrune: !o.frozen(a!.source)} : {kind: 'none'}
+  if (a && a.source !== d.source && !mine) return {kind: 'conflict', owner: a.source || '(no source label)'}
+  return {kind: 'sync', mayPrune: mine && !o.frozen(a!.source)}
 }
