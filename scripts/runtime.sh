@@ -9,6 +9,10 @@
 #   bash scripts/runtime.sh env          `export KEY=value` lines: eval "$(bash scripts/runtime.sh env)"
 #   bash scripts/runtime.sh restart-containerd [SECONDS]
 #                                        stop containerd (pods keep running), wait SECONDS (0), start it
+#   bash scripts/runtime.sh power-cut    what a power cut does to the runtime: containerd, its shims
+#                                        and every container killed at once, its state folder (the
+#                                        /run part, lost at boot) emptied; then containerd starts as
+#                                        at boot, its pods' sandboxes NOTREADY, containers EXITED
 #
 # Settings: PODRUN_STATE_DIR (default <project>/.state/runtime), PODRUN_REGISTRY_PORT (5055).
 # Progress goes to stderr; only the KEY=value lines go to stdout.
@@ -66,7 +70,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -805,6 +809,57 @@ cmd_restart_containerd() {
   log "containerd restarted: pid $(containerd_pid)"
 }
 
+# The init process of every container of this state folder's runc (pause containers included).
+container_init_pids() {
+  local ns_root id pid
+  for ns_root in "$RUNC_ROOT"/*/; do
+    [[ -d $ns_root ]] || continue
+    for id in $(runc --root "$ns_root" list -q 2>/dev/null || true); do
+      pid=$(runc --root "$ns_root" state "$id" 2>/dev/null | sed -n 's/^ *"pid": *\([0-9]*\),*$/\1/p')
+      [[ -n $pid && $pid != 0 ]] && printf '%s\n' "$pid"
+    done
+  done
+  return 0
+}
+
+cmd_power_cut() {
+  (($# == 0)) || usage
+  check_paths
+  [[ $(id -u) == 0 ]] || die "runs as root (containerd, CNI and mounts need it)"
+  lock_state
+  local pid n=0
+  pid=$(containerd_pid)
+  [[ -n $pid ]] || die "containerd is not running (state $STATE_DIR): run 'up' first"
+  local -a victims
+  mapfile -t victims < <(container_init_pids; shim_pids)
+  # All at once, with no warning: SIGKILL to containerd, its shims and the containers' PID 1s
+  # (the kernel takes every other process of a container's PID namespace with its PID 1).
+  proc_is "$pid" containerd "$CONTAINERD_CONFIG" && kill -KILL "$pid" 2>/dev/null
+  for p in "${victims[@]}"; do
+    [[ -n $p ]] && kill -KILL "$p" 2>/dev/null && n=$((n + 1))
+  done
+  local i
+  for ((i = 0; i < 100; i++)); do
+    local alive=0
+    for p in "$pid" "${victims[@]}"; do
+      [[ -n $p ]] && pid_alive "$p" && alive=1
+    done
+    ((alive)) || break
+    sleep 0.1
+  done
+  log "power cut: killed containerd (pid $pid) and $n shim and container process(es)"
+  # What a boot does not bring back: the runtime's /run state (task state, mounts, network
+  # namespaces, runc's container state). containerd's root folder (its metadata) survives.
+  remove_stale_shim_sockets
+  unmount_state
+  rm -rf --one-file-system "$CONTAINERD_STATE" "$RUNC_ROOT"
+  rm -f "$CONTAINERD_PID_FILE" "$SOCK" "$SOCK.ttrpc"
+  start_containerd
+  # What the runtime remembers of its pods is for its client to handle: nothing is removed here.
+  DEAD_SANDBOXES=()
+  log "containerd started again after the power cut: pid $(containerd_pid)"
+}
+
 main() {
   local cmd=${1-}
   (($#)) && shift
@@ -814,6 +869,7 @@ main() {
   status) cmd_status "$@" ;;
   env) print_env "export " ;;
   restart-containerd) cmd_restart_containerd "$@" ;;
+  power-cut) cmd_power_cut "$@" ;;
   *) usage ;;
   esac
 }

@@ -6,7 +6,8 @@ import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
 import {startProgress} from '../lib/progress.js'
 import {onInterrupt} from '../lib/interrupt.js'
-import {APPLY_SOURCE, applyPrune, splitByOwner} from '../reconcile/ownership.js'
+import {APPLY_SOURCE, applyPrune, podLeaseName, splitByOwner} from '../reconcile/ownership.js'
+import {DEFAULT_DAEMON_SOCKET} from '../daemon/options.js'
 
 
 export default class Apply extends BaseCommand<typeof Apply> {
@@ -28,6 +29,11 @@ export default class Apply extends BaseCommand<typeof Apply> {
     parallel: Flags.integer({summary: 'Runtime calls that change something, in flight at once (a container waiting out its grace period takes none).', default: 4, min: 1}),
     'max-parallel-image-pulls': Flags.integer({summary: 'Image pulls in flight at once.', default: 1, min: 1}),
     output: Flags.string({char: 'o', summary: 'Output format.', options: ['json']}),
+    'daemon-socket': Flags.string({
+      summary: 'API socket of the `podrun daemon` that supervises applied pods (restarts, power cuts).',
+      env: 'PODRUN_DAEMON_SOCKET',
+      default: DEFAULT_DAEMON_SOCKET,
+    }),
   }
 
   async run(): Promise<void> {
@@ -37,12 +43,46 @@ export default class Apply extends BaseCommand<typeof Apply> {
     const {applyPods} = await import('../reconcile/apply.js')
     const {dataLookup} = await import('../reconcile/data.js')
     const {observe} = await import('../reconcile/observe.js')
+    const {acquireLeases} = await import('../lib/lease.js')
+    const {recordApplied, forgetApplied} = await import('../reconcile/applied-store.js')
+    const {daemonAnswers} = await import('../daemon/client.js')
+    const dryRun = flags['dry-run']
+    const daemon = dryRun ? Promise.resolve(true) : daemonAnswers(flags['daemon-socket'])
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
+    // The daemon supervises applied pods: while apply works on them, it keeps its hands off (and
+    // apply waits for a sync of the daemon's in flight to end).
+    const leases = dryRun
+      ? {release: async () => undefined}
+      : await acquireLeases(
+          state.pods.map((p) => podLeaseName(p.key)),
+          {onWait: (name) => process.stderr.write(`waiting for the podrun daemon to finish its work on pod ${name.slice(name.lastIndexOf(':') + 1)}\n`)},
+        )
     try {
       // A pod that a daemon runs from its manifest folder is the daemon's: apply leaves it alone.
-      const listing = await observe(cri)
+      let listing = await observe(cri)
       const {allowed, refused} = splitByOwner(state.pods, listing, APPLY_SOURCE)
       for (const r of refused) process.stderr.write(`error: ${r.message}\n`)
+      if (!dryRun) {
+        // What apply runs is recorded before it runs it: the daemon supervises it from the record
+        // (restarts, power cuts), and a crash of apply halfway leaves the intent, not half of it.
+        recordApplied(allowed, state.configMaps, state.secrets)
+        const prune = applyPrune(state.pods, flags.prune)
+        const pruned = listing.filter((a) => !state.pods.some((p) => p.key === a.key) && prune(a))
+        if (pruned.length > 0) {
+          const more = await acquireLeases(pruned.map((a) => podLeaseName(a.key)))
+          const release = leases.release
+          leases.release = async () => {
+            await Promise.all([release(), more.release()])
+          }
+          forgetApplied(pruned)
+          listing = await observe(cri)
+        }
+        if (allowed.length > 0 && !(await daemon)) {
+          process.stderr.write(
+            `note: no podrun daemon answers on ${flags['daemon-socket']}: nothing restarts these pods' containers when they exit (restartPolicy), or brings the pods back after a reboot, until one runs: \`podrun daemon\` (contrib/ has a systemd unit)\n`,
+          )
+        }
+      }
       const pass = {
         cri,
         host: await hostInfo(),
@@ -96,6 +136,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
         })
       }
     } finally {
+      await leases.release()
       cri.close()
     }
   }

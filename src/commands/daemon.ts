@@ -5,16 +5,16 @@ import {PodrunError} from '../lib/errors.js'
 import {DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, defaultOptions, parseListen} from '../daemon/options.js'
 
 export default class Daemon extends BaseCommand<typeof Daemon> {
-  static override summary = 'Run the pods of a manifest folder and keep them running (static pods).'
+  static override summary = 'Run the pods of a manifest folder and keep them running (static pods); supervise the pods of `podrun apply`.'
   static override description =
-    'Watches a folder of Pod manifests and keeps the runtime converged to it: restarts what exits per restartPolicy with crash-loop back-off, replaces what changed, removes what was removed, and keeps the last good version of a manifest that becomes invalid. Restarting the daemon restarts no container. Serves /healthz, /readyz, /metrics and /api/v1/pods on a unix socket in the state folder. SIGTERM or SIGINT: finish the current step and exit, leaving the pods running (--stop-pods-on-exit to delete them); SIGHUP: read the folder again.'
+    'Supervises every pod podrun manages: the pods of a manifest folder (--manifest-dir) and those `podrun apply` recorded. Watches the folder and keeps the runtime converged to it: restarts what exits per restartPolicy with crash-loop back-off, replaces what changed, removes what was removed, and keeps the last good version of a manifest that becomes invalid. Applied pods are restarted per restartPolicy and brought back after a power cut, never changed or pruned (apply and delete do that). Restarting the daemon restarts no container. Serves /healthz, /readyz, /metrics and /api/v1/pods on a unix socket in the state folder. SIGTERM or SIGINT: finish the current step and exit, leaving the pods running (--stop-pods-on-exit to delete them); SIGHUP: read the folder again.'
   static override examples = [
     '<%= config.bin %> daemon',
     '<%= config.bin %> daemon --manifest-dir /etc/podrun/manifests --listen 127.0.0.1:9464',
     '<%= config.bin %> daemon --manifest-dir ./manifests --state-dir /tmp/podrun --log-level debug',
   ]
   static override flags = {
-    'manifest-dir': Flags.string({char: 'd', summary: 'Folder of Pod manifests to run.', default: DEFAULT_MANIFEST_DIR}),
+    'manifest-dir': Flags.string({char: 'd', summary: `Folder of Pod manifests to run (e.g. ${DEFAULT_MANIFEST_DIR}). Without it the daemon supervises the pods of \`podrun apply\` only.`}),
     recursive: Flags.boolean({char: 'R', summary: 'Read subfolders of the manifest folder too.'}),
     'state-dir': Flags.string({summary: 'Folder of the lock file and the API socket (podrun.sock).', default: DEFAULT_STATE_DIR}),
     'resync-period': Flags.string({summary: 'Full pass (and folder check) at least this often.', default: '10s'}),

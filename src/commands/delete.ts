@@ -43,13 +43,25 @@ export default class Delete extends BaseCommand<typeof Delete> {
     }
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {observe} = await import('../reconcile/observe.js')
-    const {deleteRefusal} = await import('../reconcile/ownership.js')
+    const {deleteRefusal, podLeaseName} = await import('../reconcile/ownership.js')
+    const {appliedKeys, forgetApplied} = await import('../reconcile/applied-store.js')
+    const {acquireLeases} = await import('../lib/lease.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
+    let leases: {release(): Promise<void>} | undefined
     try {
       const wanted = keys ?? new Set(names.map((n) => `${flags.namespace}/${n}`))
       const byAll = flags.all && !flags.filename
       const chosen = (a: {key: string; namespace: string}) => (byAll ? flags['all-namespaces'] || a.namespace === flags.namespace : wanted.has(a.key))
-      const listing = await observe(cri)
+      let listing = await observe(cri)
+      // The records of applied pods go first, under the pods' leases (the daemon supervises applied
+      // pods from them and would bring a deleted one back), and the runtime is read again after.
+      const recorded = appliedKeys().filter((k) => chosen({key: k, namespace: k.split('/')[0]}))
+      const targets = new Set([...listing.filter(chosen).filter((a) => flags.force || !deleteRefusal(a)).map((a) => a.key), ...recorded])
+      leases = await acquireLeases([...targets].map(podLeaseName), {
+        onWait: (name) => process.stderr.write(`waiting for the podrun daemon to finish its work on pod ${name.slice(name.lastIndexOf(':') + 1)}\n`),
+      })
+      forgetApplied([...targets].map((k) => ({namespace: k.split('/')[0], name: k.split('/')[1]})))
+      listing = await observe(cri)
       const matched = listing.filter(chosen)
       const present = new Set(matched.map((a) => a.key))
       // A daemon's pods stay unless forced: named ones are an error, --all passes them by.
@@ -60,7 +72,10 @@ export default class Delete extends BaseCommand<typeof Delete> {
       }
       for (const why of refused.values()) process.stderr.write(`${byAll ? 'skipped' : 'error'}: ${why}\n`)
       const selected = (a: {key: string; namespace: string}) => chosen(a) && !refused.has(a.key)
-      const missing = byAll ? [] : [...wanted].filter((k) => !present.has(k))
+      // A pod known only by its record (the runtime lost it): deleting the record deleted it.
+      const onlyRecorded = recorded.filter((k) => !present.has(k))
+      for (const k of onlyRecorded) process.stdout.write(`pod "${k.split('/')[1]}" deleted\n`)
+      const missing = byAll ? [] : [...wanted].filter((k) => !present.has(k) && !onlyRecorded.includes(k))
       // Ctrl-C stops waiting and says which pods are not gone yet.
       const doing = new Map<string, string>()
       const ctrlC = onInterrupt()
@@ -106,6 +121,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
         })
       }
     } finally {
+      await leases?.release()
       cri.close()
     }
   }

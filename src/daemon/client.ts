@@ -28,3 +28,15 @@ export async function fetchDaemonPods(socketPath: string, timeoutMs = 1000): Pro
     req.on('error', () => resolve(undefined))
   })
 }
+
+/** Whether a daemon answers on the socket at all (healthy or not). */
+export function daemonAnswers(socketPath: string, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({socketPath, path: '/healthz', timeout: timeoutMs}, (res) => {
+      res.resume()
+      resolve(true)
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', () => resolve(false))
+  })
+}

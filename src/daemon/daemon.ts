@@ -14,13 +14,16 @@ import {ReconcileLoop} from './loop.js'
 import {DaemonMetrics} from './metrics.js'
 import {socketPath, type DaemonOptions} from './options.js'
 import {ManifestSource} from './sources.js'
+import {AppliedSource} from './applied-source.js'
+import {ensureAppliedRoot} from '../reconcile/applied-store.js'
 import {DirWatcher} from './watch.js'
 
 export interface DaemonHandle {
   loop: ReconcileLoop
   api: ApiServer
   metrics: DaemonMetrics
-  source: ManifestSource
+  folder?: ManifestSource
+  applied: AppliedSource
   log: Logger
   /** Finishes the current step, stops watching, closes the API, releases the lock. */
   stop(opts?: {stopPods?: boolean}): Promise<void>
@@ -46,10 +49,11 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
   const log = deps.log ?? createLogger({level: opts.logLevel})
   const lock: Lock = acquireLock(opts.stateDir)
   let api: ApiServer | undefined
-  let watcher: DirWatcher | undefined
+  const watchers: DirWatcher[] = []
   try {
     const metrics = new DaemonMetrics()
-    const source = new ManifestSource(opts.manifestDir, {recursive: opts.recursive})
+    const folder = opts.manifestDir !== undefined ? new ManifestSource(opts.manifestDir, {recursive: opts.recursive}) : undefined
+    const applied = new AppliedSource(ensureAppliedRoot(), log)
     const connect =
       deps.connect !== undefined
         ? () => deps.connect!(metrics.onCall)
@@ -60,16 +64,18 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
     // The folder watch is checked on the loop's resync ticks: a timer of its own would wake the
     // process once more every period.
     const rearmWatch = () => {
-      watcher
-        ?.rearmIfNeeded()
-        .then((did) => did && log.info('manifest folder replaced or created: watching it again', {dir: opts.manifestDir}))
-        .catch(() => undefined)
+      for (const w of watchers) {
+        w.rearmIfNeeded()
+          .then((did) => did && log.info('folder replaced or created: watching it again', {dir: w.dir}))
+          .catch(() => undefined)
+      }
     }
     const loop = new ReconcileLoop({
       opts,
       log,
       metrics,
-      source,
+      folder,
+      applied,
       host: deps.host ?? (await hostInfo()),
       connect,
       now: deps.now,
@@ -89,23 +95,30 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
     await api.start()
     log.info('podrun daemon starting', {
       pid: process.pid,
-      manifestDir: opts.manifestDir,
+      manifestDir: opts.manifestDir ?? '(none: applied pods only)',
+      applied: applied.dir,
       stateDir: opts.stateDir,
       api: socketPath(opts.stateDir) + (opts.listen ? ` and http://${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${api.port}` : ''),
       relist: `${opts.relistMs}ms`,
       resync: `${opts.resyncMs}ms`,
     })
-    const w = new DirWatcher(opts.manifestDir, {
-      recursive: opts.recursive,
-      debounceMs: opts.debounceMs,
-      log,
-      onChange: (why) => {
-        log.debug('manifest folder changed', {event: why})
-        loop.request('reload')
-      },
-    })
-    watcher = w
-    await w.start()
+    // The manifest folder and apply's records: a change only asks for them to be read again.
+    for (const [dir, what, recursive] of [
+      ...(opts.manifestDir !== undefined ? [[opts.manifestDir, 'manifest folder', opts.recursive] as const] : []),
+      [applied.dir, 'records of applied pods', false] as const,
+    ]) {
+      const w = new DirWatcher(dir, {
+        recursive,
+        debounceMs: opts.debounceMs,
+        log,
+        onChange: (why) => {
+          log.debug(`${what} changed`, {event: why})
+          loop.request('reload')
+        },
+      })
+      watchers.push(w)
+      await w.start()
+    }
     loop.start()
 
     let stopped: Promise<void> | undefined
@@ -113,11 +126,12 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
       loop,
       api,
       metrics,
-      source,
+      folder,
+      applied,
       log,
       stop(o = {}) {
         stopped ??= (async () => {
-          await w.close()
+          for (const w of watchers) await w.close()
           await loop.stop({stopPods: o.stopPods ?? opts.stopPodsOnExit})
           await api!.close()
           lock.release()
@@ -128,7 +142,7 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
     }
     return handle
   } catch (e) {
-    await watcher?.close().catch(() => undefined)
+    for (const w of watchers) await w.close().catch(() => undefined)
     await api?.close().catch(() => undefined)
     lock.release()
     throw e

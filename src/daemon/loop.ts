@@ -2,9 +2,11 @@
 // (reconcile/workers.ts), so a pod waiting out a grace period, a pull or a back-off holds up no
 // other. This module only wires the parts together:
 //
-//   triggers   the manifest folder (a file event, SIGHUP, a resync that finds it changed): the pods
-//              of the old and new folder; the runtime's changes (pleg.ts: relist, resync, events):
-//              the pods that changed; a new connection: every pod; each pod's own timers
+//   triggers   the manifest folder and apply's records (a file event, SIGHUP, a resync that finds
+//              them changed): the pods of the old and new state; the runtime's changes (pleg.ts:
+//              relist, resync, events): the pods that changed; a new connection: every pod; each
+//              pod's own timers
+//   desired    the folder's pods and the applied pods (desired.ts)
 //   session    the runtime connection, reconnected with back-off (session.ts)
 //   workers    one sync per pod at a time (pod-sync.ts: observe, plan, execute for that pod)
 //   status     what the API serves (status-manager.ts)
@@ -24,6 +26,8 @@ import {Pleg} from './pleg.js'
 import {PodSyncer} from './pod-sync.js'
 import {PullBackoff} from './pull-backoff.js'
 import {RuntimeSession, type Connection} from './session.js'
+import type {AppliedSource} from './applied-source.js'
+import {DesiredSources} from './desired.js'
 import {manifestErrors, type FileChange, type ManifestSource, type ReloadResult} from './sources.js'
 import {StatusManager} from './status-manager.js'
 import type {DaemonPodInfo, DaemonStatus} from './view.js'
@@ -32,7 +36,9 @@ export interface LoopDeps {
   opts: DaemonOptions
   log: Logger
   metrics: DaemonMetrics
-  source: ManifestSource
+  /** The manifest folder, when the daemon has one. */
+  folder?: ManifestSource
+  applied: AppliedSource
   host: HostInfo
   /** Opens a checked connection to the runtime (connectCri with the metrics hook). */
   connect: () => Promise<CriClient>
@@ -51,7 +57,7 @@ const iso = (ms: number) => new Date(ms).toISOString()
 export class ReconcileLoop {
   private readonly opts: DaemonOptions
   private readonly log: Logger
-  private readonly source: ManifestSource
+  private readonly sources: DesiredSources
   private readonly now: () => number
   private readonly limits: Limits
   private readonly session: RuntimeSession
@@ -68,6 +74,7 @@ export class ReconcileLoop {
   private lookScheduled = false
   private stopping = false
   private reportedFirstLoad = false
+  private loaded = false
   /** The runtime has been listed since the connection was made. */
   private listed = false
   private lastSync: DaemonStatus['lastPass']
@@ -77,12 +84,12 @@ export class ReconcileLoop {
   constructor(private readonly deps: LoopDeps) {
     this.opts = deps.opts
     this.log = deps.log
-    this.source = deps.source
+    this.sources = new DesiredSources(deps.folder, deps.applied)
     this.now = deps.now ?? Date.now
     this.startedAt = this.now()
     this.limits = limits(this.opts.parallel, this.opts.parallelPulls)
     const pullBackoff = new PullBackoff(this.opts.backoff.initialMs, this.opts.backoff.maxMs, this.now)
-    const keep = (source: string) => this.source.owns(source)
+    const keep = this.sources.owns
     this.statusManager = new StatusManager({backoff: this.opts.backoff, metrics: deps.metrics, nodeName: deps.host.nodeName, now: this.now})
     this.pleg = new Pleg({metrics: deps.metrics, log: this.log, keep, now: this.now, onChanged: (keys) => this.enqueueAll(keys)})
     this.session = new RuntimeSession({
@@ -104,7 +111,7 @@ export class ReconcileLoop {
       opts: this.opts,
       log: this.log,
       metrics: deps.metrics,
-      source: this.source,
+      sources: this.sources,
       session: this.session,
       status: this.statusManager,
       limits: this.limits,
@@ -201,9 +208,11 @@ export class ReconcileLoop {
   private async stopPods(c: Connection): Promise<void> {
     try {
       const actual = await observe(c.cri)
-      const actions = plan([], actual, {now: BigInt(this.now()) * 1_000_000n, prune: (a) => this.source.owns(a.source)})
+      // The folder's pods only: applied pods are apply's to delete.
+      const folder = this.deps.folder
+      const actions = plan([], actual, {now: BigInt(this.now()) * 1_000_000n, prune: (a) => folder?.owns(a.source) ?? false})
       for (const a of actions) this.log.info('stopping pod (daemon exits with --stop-pods-on-exit)', {pod: a.key})
-      const ctx = execContext({cri: c.cri, host: this.deps.host, data: this.source.snapshot.data, parallel: this.opts.parallel, limits: this.limits, prune: () => false})
+      const ctx = execContext({cri: c.cri, host: this.deps.host, data: () => undefined, parallel: this.opts.parallel, limits: this.limits, prune: () => false})
       const results = await executeAll(actions, ctx)
       for (const r of results) if (!r.ok) this.log.error('could not stop pod', {pod: r.key, error: r.error})
     } catch (e) {
@@ -217,7 +226,7 @@ export class ReconcileLoop {
     if (this.stopping) return {ok: false, reason: 'stopping'}
     const now = this.now()
     for (const w of this.workers.inFlight()) {
-      const grace = this.source.snapshot.pods.find((p) => p.key === w.key)?.terminationGracePeriodSeconds ?? 30
+      const grace = this.sources.wanted(w.key)?.pod.terminationGracePeriodSeconds ?? 30
       const limit = grace * 1000 + this.opts.timeoutMs * 4 + STUCK_MARGIN_MS
       if (now - w.since > limit) return {ok: false, reason: `the sync of pod ${w.key} has been running for ${Math.round((now - w.since) / 1000)}s`}
     }
@@ -228,7 +237,7 @@ export class ReconcileLoop {
     if (this.stopping) return {ok: false, reason: 'stopping'}
     const rt = this.session.info
     if (!rt.up) return {ok: false, reason: `runtime unavailable${rt.error ? `: ${rt.error}` : ''}`}
-    if (!this.reportedFirstLoad) return {ok: false, reason: 'manifest folder not read yet'}
+    if (!this.loaded) return {ok: false, reason: 'manifests not read yet'}
     if (!this.listed) return {ok: false, reason: 'runtime not listed yet'}
     return {ok: true}
   }
@@ -244,7 +253,7 @@ export class ReconcileLoop {
       lastPass: this.lastSync,
       ready: r.ok,
       notReadyReason: r.reason,
-      manifestErrors: Object.fromEntries(manifestErrors(this.source.snapshot)),
+      manifestErrors: this.deps.folder ? Object.fromEntries(manifestErrors(this.deps.folder.snapshot)) : {},
       backoff: {...this.opts.backoff},
     }
   }
@@ -261,7 +270,7 @@ export class ReconcileLoop {
 
   /** Every pod the daemon knows of: its folder's, the runtime's as last listed, the view's. */
   private knownKeys(): Set<string> {
-    return new Set([...this.source.snapshot.pods.map((p) => p.key), ...this.pods().map((p) => p.key)])
+    return new Set([...this.sources.keys(), ...this.pods().map((p) => p.key)])
   }
 
   /** A new connection: everything may have changed while there was none. */
@@ -314,25 +323,36 @@ export class ReconcileLoop {
   }
 
   private async reloadOnce(force: boolean): Promise<void> {
-    const before = new Map(this.source.snapshot.pods.map((p) => [p.key, p]))
-    let r: ReloadResult
+    const before = this.sources.keys()
+    const changed: string[] = []
     try {
-      r = await this.source.reload({force})
+      changed.push(...(await this.deps.applied.reload({force})))
     } catch (e) {
-      this.log.error('could not read the manifest folder', {dir: this.opts.manifestDir, error: (e as Error).message})
-      this.reloadFailures++
-      clearTimeout(this.reloadTimer)
-      this.reloadTimer = setTimeout(() => this.request('reload'), Math.min(1000 * 2 ** (this.reloadFailures - 1), 30_000))
-      return
+      this.log.error('could not read the records of applied pods', {dir: this.deps.applied.dir, error: (e as Error).message})
     }
-    this.reloadFailures = 0
-    if (r.read) this.reportSource(r)
-    if (!r.changed) return
-    const after = new Set(r.snapshot.pods.map((p) => p.key))
+    const folder = this.deps.folder
+    if (folder) {
+      let r: ReloadResult
+      try {
+        r = await folder.reload({force})
+      } catch (e) {
+        this.log.error('could not read the manifest folder', {dir: folder.dir, error: (e as Error).message})
+        this.reloadFailures++
+        clearTimeout(this.reloadTimer)
+        this.reloadTimer = setTimeout(() => this.request('reload'), Math.min(1000 * 2 ** (this.reloadFailures - 1), 30_000))
+        return
+      }
+      this.reloadFailures = 0
+      if (r.read) this.reportSource(r)
+      // Every pod of the folder, and those the view shows (errors and conflicts change too).
+      if (r.changed) changed.push(...r.snapshot.pods.map((p) => p.key), ...this.pods().map((p) => p.key))
+    }
+    this.loaded = true
+    if (changed.length === 0) return
+    const after = this.sources.keys()
     // A removed pod cancels its sync in flight (a start is finished, then undone).
-    this.enqueueAll([...before.keys()].filter((k) => !after.has(k)), {cancel: true})
-    // The rest: every pod of the folder, and those the view shows (errors and conflicts change too).
-    this.enqueueAll(new Set([...after, ...this.pods().map((p) => p.key)]))
+    this.enqueueAll([...before].filter((k) => !after.has(k)), {cancel: true})
+    this.enqueueAll(new Set(changed.filter((k) => after.has(k))))
   }
 
   private reportSource(r: ReloadResult): void {
@@ -353,7 +373,7 @@ export class ReconcileLoop {
   }
 
   private reportChange(c: FileChange): void {
-    const file = this.source.snapshot.files.get(c.file)
+    const file = this.deps.folder?.snapshot.files.get(c.file)
     const keys = file ? [...new Set([...file.pods.map((p) => p.key), ...file.objects.filter((o) => o.startsWith('Pod ')).map((o) => o.slice(4))])] : []
     if (c.kind === 'invalid') {
       const lines = c.errors.map(formatDiagnostic)

@@ -14,8 +14,8 @@ export const LOCK_NAME = 'daemon.pid'
 export const DEFAULT_DAEMON_SOCKET = path.join(DEFAULT_STATE_DIR, SOCKET_NAME)
 
 export interface DaemonOptions {
-  /** Absolute path of the watched manifest folder. */
-  manifestDir: string
+  /** Absolute path of the watched manifest folder; none: the daemon supervises applied pods only. */
+  manifestDir?: string
   recursive: boolean
   /** Absolute path of the folder holding the lock file and the API socket. */
   stateDir: string
@@ -44,7 +44,7 @@ export interface DaemonOptions {
 
 export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
   return {
-    manifestDir: path.resolve(o.manifestDir ?? DEFAULT_MANIFEST_DIR),
+    manifestDir: o.manifestDir === undefined ? undefined : path.resolve(o.manifestDir),
     recursive: o.recursive ?? false,
     stateDir: path.resolve(o.stateDir ?? DEFAULT_STATE_DIR),
     endpoint: o.endpoint,

@@ -1,28 +1,32 @@
 // One pod's sync in the daemon (the kubelet's syncPod): a listing taken after this pod's last
 // change (shared with the pods that ask at the same time), the pod's manifest, the plan for this
-// pod alone, its actions, and a report to the status manager. The daemon's scope is decided here,
-// per pod: it prunes only pods whose source is a file of its folder, leaves pods of other owners
-// alone (a conflict), and never prunes the pods of a file that is broken.
+// pod alone, its actions, and a report to the status manager. The daemon's scope is decided per pod
+// (reconcile/ownership.ts): it prunes only pods whose source is a file of its folder, leaves pods of
+// other owners alone (a conflict), never prunes the pods of a file that is broken, and supervises
+// applied pods from apply's records without changing or pruning them. An applied pod is synced
+// under its lease, so that the daemon and a running `podrun apply` or `delete` never act on the
+// same pod at once.
 import {isNoop, describe as describeActions, plan, type PodActions} from '../reconcile/plan.js'
 import {executePod, type PodResult} from '../reconcile/execute.js'
 import {execContext, type HostInfo} from '../reconcile/engine.js'
 import type {Limits} from '../reconcile/limits.js'
 import type {SyncResult} from '../reconcile/workers.js'
 import type {ActualPod} from '../model/actual.js'
-import {daemonScope} from '../reconcile/ownership.js'
+import {APPLY_SOURCE, daemonScope, podLeaseName} from '../reconcile/ownership.js'
+import {tryLease, type Lease} from '../lib/lease.js'
 import type {Logger} from './log.js'
 import type {DaemonMetrics} from './metrics.js'
 import type {DaemonOptions} from './options.js'
 import type {PullBackoff} from './pull-backoff.js'
 import type {RuntimeSession} from './session.js'
-import type {ManifestSource} from './sources.js'
+import type {DesiredSources} from './desired.js'
 import type {StatusManager} from './status-manager.js'
 
 export interface PodSyncDeps {
   opts: DaemonOptions
   log: Logger
   metrics: DaemonMetrics
-  source: ManifestSource
+  sources: DesiredSources
   session: RuntimeSession
   status: StatusManager
   limits: Limits
@@ -42,7 +46,19 @@ export class PodSyncer {
   constructor(private readonly d: PodSyncDeps) {}
 
   readonly sync = async (key: string, signal: AbortSignal): Promise<SyncResult> => {
-    const {source, session, status, log, metrics, opts} = this.d
+    let lease: Lease | undefined
+    try {
+      return await this.syncPod(key, signal, async () => {
+        lease = await tryLease(podLeaseName(key))
+        return lease !== undefined
+      })
+    } finally {
+      await lease?.release()
+    }
+  }
+
+  private async syncPod(key: string, signal: AbortSignal, takeLease: () => Promise<boolean>): Promise<SyncResult> {
+    const {sources, session, status, log, metrics, opts} = this.d
     const conn = session.current
     // No runtime: the session syncs every pod again once it is back.
     if (!conn) return {}
@@ -55,16 +71,10 @@ export class PodSyncer {
       log.error('could not list the runtime\'s pods; retrying', {pod: key, error: (e as Error).message})
       return {failed: true}
     }
-    const snap = source.snapshot
-    const a = pods.find((p) => p.key === key)
-    const d = snap.pods.find((p) => p.key === key)
-    // A file broken since before this daemon started: its pods run from a version only the runtime
-    // knows; leave them alone rather than prune. An unreadable folder freezes everything.
-    const frozen = (src: string) => {
-      const file = snap.files.get(src)
-      return snap.dirErrors.length > 0 || (!!file && file.errors.length > 0 && !file.frozen)
-    }
-    const scope = daemonScope(d, a, {owns: (src) => source.owns(src), frozen})
+    let a = pods.find((p) => p.key === key)
+    const w = sources.wanted(key, a)
+    const d = w?.pod
+    const scope = daemonScope(d, a, {owns: sources.owns, frozen: sources.frozen})
     if (scope.kind === 'none') {
       // Not the daemon's (any more): nothing to do or show.
       status.remove(key)
@@ -72,17 +82,30 @@ export class PodSyncer {
       this.d.forget(key)
       return {}
     }
+    const manifest = sources.manifestState(d?.source ?? a?.source ?? '')
     if (scope.kind === 'conflict') {
       this.conflict(key, scope.owner, d!.source)
-      status.update(key, {actual: a, desired: d, conflict: scope.owner, snapshot: snap})
+      status.update(key, {actual: a, desired: d, conflict: scope.owner, manifest, generation: sources.generation})
       return {}
     }
     status.record(key).conflictLogged = undefined
+    if ((d ?? a)!.source === APPLY_SOURCE || a?.source === APPLY_SOURCE) {
+      // apply or delete is working on this pod: after them, with a listing that shows their work.
+      if (!(await takeLease())) return {requeueAfterMs: 500}
+      this.lastChange.set(key, this.d.now())
+      try {
+        pods = await conn.listing.newerThan(this.d.now())
+      } catch (e) {
+        if (session.failed(conn, e)) return {}
+        return {failed: true}
+      }
+      a = pods.find((p) => p.key === key)
+    }
     const prune = () => scope.mayPrune
     const now = this.d.now()
     const actions = plan(d ? [d] : [], a ? [a] : [], {now: BigInt(now) * 1_000_000n, prune, backoff: opts.backoff})[0]
     if (!actions) {
-      status.update(key, {actual: a, desired: d, snapshot: snap})
+      status.update(key, {actual: a, desired: d, manifest, generation: sources.generation})
       return {}
     }
     status.record(key).waiting = {}
@@ -90,7 +113,7 @@ export class PodSyncer {
     if (!isNoop(actions)) {
       log.info(describeActions(actions), {pod: key, change: actions.change})
       this.lastChange.set(key, this.d.now())
-      r = await executePod(actions, this.context(conn.cri, conn.puller, snap.data), signal)
+      r = await executePod(actions, this.context(conn.cri, conn.puller, w?.data ?? (() => undefined)), signal)
       this.lastChange.set(key, this.d.now())
     }
     const failed = r ? this.report(actions, r, now) : false
@@ -98,7 +121,7 @@ export class PodSyncer {
     if (actions.change === 'pruned' && r?.ok) {
       status.remove(key)
     } else {
-      status.update(key, {actual: a, desired: d, snapshot: snap})
+      status.update(key, {actual: a, desired: d, manifest, generation: sources.generation})
     }
     const ms = performance.now() - t0
     metrics.syncs.inc({result: failed ? 'error' : 'ok'})

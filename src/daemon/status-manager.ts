@@ -3,7 +3,6 @@
 // reasons, events); the manager turns that into the view the API serves (GET /api/v1/pods, which
 // `get pods` reads) with the same function `get pods` uses (pod-status.ts), and keeps the pod
 // metrics in step. Nothing here talks to the runtime.
-import {formatDiagnostic} from '../manifest/format.js'
 import type {ActualPod} from '../model/actual.js'
 import type {DesiredPod} from '../model/desired.js'
 import type {BackoffPolicy} from '../reconcile/plan.js'
@@ -11,7 +10,7 @@ import {statusReason} from '../reconcile/status.js'
 import {compareText} from '../lib/compare.js'
 import type {DaemonMetrics} from './metrics.js'
 import {daemonPod} from './pod-status.js'
-import type {SourceSnapshot} from './sources.js'
+import type {ManifestState} from './desired.js'
 import {EventRing, type DaemonEvent, type DaemonPodInfo, type WaitingInfo} from './view.js'
 
 /** What the daemon remembers of a pod between syncs. */
@@ -32,7 +31,10 @@ export interface PodReport {
   desired?: DesiredPod
   /** Another owner's pod by the same name. */
   conflict?: string
-  snapshot: SourceSnapshot
+  /** Problems of the pod's manifest file. */
+  manifest?: ManifestState
+  /** The desired state's generation (DesiredSources.generation). */
+  generation: string
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -41,7 +43,7 @@ export class StatusManager {
   private readonly records = new Map<string, PodRecord>()
   private readonly infos = new Map<string, DaemonPodInfo>()
   /** What each pod's view was last built from: the same again (an idle pod) costs nothing. */
-  private readonly built = new Map<string, {actual?: ActualPod; desired?: DesiredPod; conflict?: string; generation: number; lastError?: PodRecord['lastError']; waited: boolean}>()
+  private readonly built = new Map<string, {actual?: ActualPod; desired?: DesiredPod; conflict?: string; generation: string; lastError?: PodRecord['lastError']; waited: boolean}>()
   private sorted: DaemonPodInfo[] | undefined
 
   constructor(private readonly d: {backoff: BackoffPolicy; metrics: DaemonMetrics; nodeName: string; now: () => number}) {}
@@ -75,7 +77,7 @@ export class StatusManager {
       prev.actual === r.actual &&
       prev.desired === r.desired &&
       prev.conflict === r.conflict &&
-      prev.generation === r.snapshot.generation &&
+      prev.generation === r.generation &&
       prev.lastError === rec.lastError &&
       !prev.waited &&
       Object.keys(rec.waiting).length === 0 &&
@@ -83,11 +85,8 @@ export class StatusManager {
     ) {
       return
     }
-    this.built.set(key, {actual: r.actual, desired: r.desired, conflict: r.conflict, generation: r.snapshot.generation, lastError: rec.lastError, waited: Object.keys(rec.waiting).length > 0})
-    const {actual: a, desired: d, conflict, snapshot: snap} = r
-    const fileState = snap.files.get(d?.source ?? a?.source ?? '')
-    const errLines = (fileState?.errors ?? []).map(formatDiagnostic)
-    const dirErr = snap.dirErrors.map((e) => `${e.file}: ${e.message}`)
+    this.built.set(key, {actual: r.actual, desired: r.desired, conflict: r.conflict, generation: r.generation, lastError: rec.lastError, waited: Object.keys(rec.waiting).length > 0})
+    const {actual: a, desired: d, conflict, manifest} = r
     const info: DaemonPodInfo = {
       key,
       name: d?.name ?? a?.name ?? key.split('/')[1],
@@ -101,14 +100,10 @@ export class StatusManager {
       lastError: rec.lastError,
       events: rec.events.list(),
     }
-    if (errLines.length > 0) {
-      info.manifestError = errLines[0]
-      info.manifestErrors = errLines
-      info.frozen = fileState?.frozen
-    } else if (dirErr.length > 0) {
-      info.manifestError = dirErr[0]
-      info.manifestErrors = dirErr
-      info.frozen = true
+    if (manifest && manifest.errors.length > 0) {
+      info.manifestError = manifest.errors[0]
+      info.manifestErrors = manifest.errors
+      info.frozen = manifest.frozen
     }
     if (conflict) info.conflict = `pod exists and belongs to ${conflict}; the daemon leaves it alone (manifest ${d?.source ?? '?'})`
     if (!a && d && !conflict) {

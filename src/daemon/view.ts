@@ -58,7 +58,8 @@ export interface ContainerRef {
 export interface DaemonStatus {
   pid: number
   version: string
-  manifestDir: string
+  /** Absent: the daemon runs applied pods only. */
+  manifestDir?: string
   startedAt: string
   runtime: {up: boolean; endpoint: string; name?: string; version?: string; since: string; error?: string; events: 'streaming' | 'relisting' | 'unknown'}
   /** The last pod sync: when, which pod, how long (grace periods waited out included). */

@@ -34,7 +34,7 @@ export function checkDuplicates(objects: CheckedObject[]): void {
   }
 }
 
-interface Reference {
+export interface Reference {
   kind: 'ConfigMap' | 'Secret'
   name: string
   optional: boolean
@@ -46,7 +46,8 @@ interface Reference {
   warnOnly?: boolean
 }
 
-function referencesOf(pod: Record<string, unknown>): Reference[] {
+/** The ConfigMaps and Secrets a pod (its manifest object) refers to. */
+export function referencesOf(pod: Record<string, unknown>): Reference[] {
   const refs: Reference[] = []
   const spec = rec(pod.spec) ?? {}
   const keyList = (items: unknown, base: FieldPath): Reference['keys'] =>

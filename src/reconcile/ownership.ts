@@ -6,6 +6,7 @@
 // static pods); removing the file is how such a pod goes.
 import type {ActualPod} from '../model/actual.js'
 import type {DesiredPod} from '../model/desired.js'
+import {podRoot} from '../lib/paths.js'
 
 /** The `podrun.io/source` of the pods `podrun apply` makes. */
 export const APPLY_SOURCE = 'apply'
@@ -76,14 +77,25 @@ export function daemonScope(
   d: Pick<DesiredPod, 'source'> | undefined,
   a: Pick<ActualPod, 'source'> | undefined,
   o: {
-    /** The source is a file of the daemon's folder. */
+    /** The daemon supervises pods of this source: its folder's files, and apply's records. */
     owns: (source: string) => boolean
-    /** The source's pods must not be pruned: the file is broken and its last good version unknown, or the folder unreadable. */
+    /** The source's pods must not be pruned (applied pods; a broken file; an unreadable folder). */
     frozen: (source: string) => boolean
   },
 ): DaemonScope {
-  const mine = !!a && o.owns(a.source)
-  if (!d) return mine ? {kind: 'sync', mayPrune: !o.frozen(a!.source)} : {kind: 'none'}
-  if (a && a.source !== d.source && !mine) return {kind: 'conflict', owner: a.source || '(no source label)'}
-  return {kind: 'sync', mayPrune: mine && !o.frozen(a!.source)}
+  if (!d) return a && o.owns(a.source) ? {kind: 'sync', mayPrune: !o.frozen(a.source)} : {kind: 'none'}
+  // Who owns a source: apply, the folder (a pod may move from one of its files to another), or
+  // someone else (another folder).
+  const owner = (source: string) => (source === APPLY_SOURCE ? APPLY_SOURCE : o.owns(source) ? 'folder' : source)
+  if (a && owner(a.source) !== owner(d.source)) return {kind: 'conflict', owner: a.source || '(no source label)'}
+  return {kind: 'sync', mayPrune: !!a && o.owns(a.source) && !o.frozen(a.source)}
+}
+
+/**
+ * The lease (lib/lease.ts) held by whoever acts on a pod that apply owns: `podrun apply`, `podrun
+ * delete` and the daemon that supervises it. Named after podrun's root too, so that two podrun
+ * installations on one machine (tests) do not share leases.
+ */
+export function podLeaseName(key: string): string {
+  return `pod:${podRoot()}:${key}`
 }

@@ -150,6 +150,18 @@ function nextAttempt(all: ActualContainer[], name: string): number {
 }
 
 
+/** A pod whose dead sandbox is not made again: it ran under Never, or all its containers succeeded under OnFailure. */
+function finished(d: DesiredPod, sb: ActualSandbox, all: ActualContainer[]): boolean {
+  const inSandbox = newestByName(all, sb.id)
+  if (d.restartPolicy === 'Never') return inSandbox.size > 0
+  if (d.restartPolicy !== 'OnFailure') return false
+  const succeeded = (name: string) => {
+    const c = inSandbox.get(name)
+    return c?.state === 'EXITED' && c.exitCode === 0
+  }
+  return [...d.initContainers, ...d.containers].every((c) => succeeded(c.name))
+}
+
 /** Whether an exited container must run again under the pod's restart policy. */
 export function shouldRestart(policy: DesiredPod['restartPolicy'], c: ActualContainer, init: boolean): boolean {
   if (init) return policy !== 'Never' ? c.exitCode !== 0 : false
@@ -191,6 +203,20 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
     p.changes = diffSpecs(annotationJson(current.annotations, Annotation.podSpec), d.pod, 'pod').filter((c) => c.sandbox)
     if (p.changes.length === 0) p.changes = [{path: 'pod', from: current.sandboxHash, to: d.sandboxHash, sandbox: true}]
   } else if (current && current.state !== 'READY') {
+    if (finished(d, current, all)) {
+      // The kubelet's rule: a pod that ran to its end (Never: it had containers; OnFailure: they
+      // all succeeded) gets no new sandbox when its sandbox dies (a reboot, a power cut). What
+      // still runs in the dead sandbox is stopped; the exited containers keep the final status.
+      for (const c of all) {
+        if (c.podSandboxId === current.id && (c.state === 'RUNNING' || c.state === 'CREATED' || c.state === 'UNKNOWN')) {
+          p.killContainers.push({id: c.id, name: c.name, reason: 'the pod has finished and its sandbox is gone', remove: false})
+        }
+      }
+      p.sandboxId = current.id
+      p.sandboxAttempt = current.attempt
+      p.reason = 'the pod has finished: its sandbox is not made again'
+      return p
+    }
     p.killPod = true
     p.createSandbox = true
     p.change = 'configured'

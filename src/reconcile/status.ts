@@ -12,6 +12,12 @@ export interface StatusExtras {
   /** Per container name: why it is waiting, when podrun knows better than the runtime (daemon view). */
   waiting?: Record<string, {reason: string; message?: string}>
   backoff?: BackoffPolicy
+  /**
+   * Whether something restarts exited containers (a podrun daemon answers). Without one, a
+   * container that its policy would restart is shown as it ended (Error), not in a back-off that
+   * nothing waits out.
+   */
+  supervised?: boolean
 }
 
 const iso = (ns: bigint | undefined): string | undefined => (ns && ns > 0n ? new Date(Number(ns / 1_000_000n)).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined)
@@ -76,7 +82,7 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
       const b = backoffFor(cur, extras.backoff ?? defaultBackoff)
       const until = (cur.finishedAt ?? 0n) + BigInt(b.delayMs) * 1_000_000n
       if (override) st.state = {waiting: {reason: override.reason, message: override.message}}
-      else if (again && b.delayMs > 0 && now < until) {
+      else if (again && extras.supervised !== false && b.delayMs > 0 && now < until) {
         st.state = {waiting: {reason: 'CrashLoopBackOff', message: `back-off ${Math.round(b.delayMs / 1000)}s restarting failed container=${name} pod=${a.name}`}}
         st.lastState = terminated(cur)
       } else st.state = terminated(cur)

@@ -1,6 +1,7 @@
 // The daemon's log lines: JSON for machines, readable on a terminal, filtered by level; and the
 // daemon's options (durations, defaults).
 import assert from 'node:assert/strict'
+import path from 'node:path'
 import {describe, it} from 'node:test'
 import {createLogger} from '../../src/daemon/log.js'
 import {defaultOptions} from '../../src/daemon/options.js'
@@ -46,7 +47,9 @@ describe('daemon log', () => {
 describe('daemon options', () => {
   it('defaults as the issue says: 10 s resync, 1 s relist, back-off 10 s to 5 min reset after 10 min', () => {
     const o = defaultOptions()
-    assert.equal(o.manifestDir, '/etc/podrun/manifests')
+    // No folder unless asked for: a daemon without --manifest-dir supervises applied pods only.
+    assert.equal(o.manifestDir, undefined)
+    assert.equal(defaultOptions({manifestDir: 'm'}).manifestDir, path.resolve('m'))
     assert.equal(o.stateDir, '/run/podrun')
     assert.equal(o.resyncMs, 10_000)
     assert.equal(o.relistMs, 1_000)

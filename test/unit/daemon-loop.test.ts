@@ -19,6 +19,9 @@ import {observe} from '../../src/reconcile/observe.js'
 import {parseResolvConf} from '../../src/reconcile/sandbox-config.js'
 import {desiredStateFromTexts} from '../../src/manifest/index.js'
 import {FakeCri, type FakeContainer} from '../support/fake-cri.js'
+import {forgetApplied, recordApplied} from '../../src/reconcile/applied-store.js'
+import {acquireLease} from '../../src/lib/lease.js'
+import {podLeaseName} from '../../src/reconcile/ownership.js'
 import {getOverSocket, waitFor as pollUntil} from '../support/wait.js'
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-dloop-'))
@@ -69,7 +72,7 @@ function containersOf(fake: FakeCri, name: string, namespace = 'default'): FakeC
 const running = (fake: FakeCri, name: string, ns?: string) => containersOf(fake, name, ns).filter((c) => c.state === ContainerState.CONTAINER_RUNNING)
 const sandboxesOf = (fake: FakeCri, name: string) => fake.sandboxes().filter((s) => s.config.metadata?.name === name)
 
-function options(d: {manifestDir: string; stateDir: string}, o: Partial<DaemonOptions> = {}): DaemonOptions {
+function options(d: {manifestDir?: string; stateDir: string}, o: Partial<DaemonOptions> = {}): DaemonOptions {
   return defaultOptions({
     ...d,
     relistMs: 50,
@@ -392,6 +395,63 @@ describe('daemon pod workers: a pod waiting out its grace period holds up no oth
     } finally {
       fake.clearFaults()
     }
+  })
+})
+
+describe('a daemon without a manifest folder supervises the pods of `podrun apply`', {concurrency: false}, () => {
+  let fake: FakeCri
+  let d: DaemonHandle
+  before(async () => {
+    fake = await FakeCri.start({images: ['busybox:1.35']})
+    d = await start(fake, options({stateDir: dirs().stateDir}))
+  })
+  after(async () => {
+    await d?.stop()
+    await fake?.close()
+  })
+
+  /** What `podrun apply` does: record, then converge (here: one pass). */
+  async function applyLike(text: string): Promise<void> {
+    const state = desiredStateFromTexts([{file: 'a.yaml', text}], {source: () => 'apply'})
+    recordApplied(state.pods, state.configMaps, state.secrets)
+    const cri = await connectCri({endpoint: fake.endpoint})
+    try {
+      const r = await reconcilePass(state.pods, {cri, host, data: () => undefined, parallel: 2, prune: () => false})
+      assert.ok(r.results.every((x) => x.ok))
+    } finally {
+      cri.close()
+    }
+  }
+
+  it('restarts a crashed container of an applied pod with back-off, and shows CrashLoopBackOff', async () => {
+    await applyLike(pod('sup'))
+    let c = await waitFor('sup running', () => running(fake, 'sup')[0])
+    fake.exitContainer(c.id, 1)
+    c = await waitFor('first restart', () => running(fake, 'sup').find((x) => x.id !== c.id))
+    fake.exitContainer(c.id, 1)
+    await waitFor('CrashLoopBackOff', () => podInfo(d, 'default/sup')?.status === 'CrashLoopBackOff' && podInfo(d, 'default/sup'))
+    await waitFor('second restart after the back-off', () => running(fake, 'sup').find((x) => x.id !== c.id), 3000)
+    assert.equal(podInfo(d, 'default/sup')?.source, 'apply')
+    assert.equal(sandboxesOf(fake, 'sup').length, 1)
+  })
+
+  it('keeps its hands off an applied pod while apply or delete holds its lease', async () => {
+    const c = running(fake, 'sup')[0]
+    const lease = await acquireLease(podLeaseName('default/sup'))
+    try {
+      fake.exitContainer(c.id, 1)
+      await new Promise((r) => setTimeout(r, 1500))
+      assert.equal(running(fake, 'sup').length, 0, 'not restarted while the lease is held')
+    } finally {
+      await lease.release()
+    }
+    await waitFor('restarted once the lease is free', () => running(fake, 'sup').length === 1, 3000)
+  })
+
+  it('never prunes an applied pod; a removed record leaves the pod to `podrun delete`', async () => {
+    forgetApplied([{namespace: 'default', name: 'sup'}])
+    await new Promise((r) => setTimeout(r, 300))
+    assert.equal(running(fake, 'sup').length, 1)
   })
 })
 

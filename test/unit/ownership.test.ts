@@ -4,9 +4,9 @@ import {describe, it} from 'node:test'
 import {applyPrune, daemonScope, type DaemonScope} from '../../src/reconcile/ownership.js'
 
 const dir = '/etc/podrun/manifests'
-const owns = (s: string) => s.startsWith(`${dir}/`)
+const owns = (s: string) => s === 'apply' || s.startsWith(`${dir}/`)
 const broken = new Set([`${dir}/broken.yaml`])
-const frozen = (s: string) => broken.has(s)
+const frozen = (s: string) => s === 'apply' || broken.has(s)
 
 describe('daemonScope', () => {
   const cases: Array<[string, {source: string} | undefined, {source: string} | undefined, DaemonScope]> = [
@@ -19,7 +19,11 @@ describe('daemonScope', () => {
     ['a pod without a source label', {source: `${dir}/a.yaml`}, {source: ''}, {kind: 'conflict', owner: '(no source label)'}],
     ['the daemon\'s pod, its file removed', undefined, {source: `${dir}/a.yaml`}, {kind: 'sync', mayPrune: true}],
     ['the daemon\'s pod, its file broken since before start', undefined, {source: `${dir}/broken.yaml`}, {kind: 'sync', mayPrune: false}],
-    ['a pod of apply, no manifest', undefined, {source: 'apply'}, {kind: 'none'}],
+    ['a pod of apply, no record: supervised, never pruned', undefined, {source: 'apply'}, {kind: 'sync', mayPrune: false}],
+    ['an applied pod and its record', {source: 'apply'}, {source: 'apply'}, {kind: 'sync', mayPrune: false}],
+    ['an applied pod not running yet', {source: 'apply'}, undefined, {kind: 'sync', mayPrune: false}],
+    ['apply\'s record of a pod the folder runs', {source: 'apply'}, {source: `${dir}/a.yaml`}, {kind: 'conflict', owner: `${dir}/a.yaml`}],
+    ['a pod of another folder, no manifest here', undefined, {source: '/srv/other/a.yaml'}, {kind: 'none'}],
   ]
   for (const [name, d, a, want] of cases) it(name, () => assert.deepEqual(daemonScope(d, a, {owns, frozen}), want))
 })

@@ -133,6 +133,31 @@ test('a sandbox that is not ready is recreated', () => {
   assert.ok(p.killPod && p.createSandbox)
 })
 
+test('after a power cut (sandbox NOTREADY, containers EXITED): brought back unless the pod had finished', () => {
+  const cut = (codes: number[]) => (a: ActualPod) => {
+    a.sandboxes[0].state = 'NOTREADY'
+    a.containers.forEach((c, i) => Object.assign(c, exited(codes[i], 100n, 5n)))
+  }
+  const policy = (r: DesiredPod['restartPolicy']) => desired((d) => (d.restartPolicy = r))
+  const cases: Array<[DesiredPod['restartPolicy'], number[], boolean]> = [
+    ['Always', [0, 0], true],
+    ['Always', [255, 255], true],
+    ['OnFailure', [255, 0], true],
+    ['OnFailure', [0, 0], false],
+    ['Never', [0, 0], false],
+    ['Never', [255, 1], false],
+  ]
+  for (const [r, codes, again] of cases) {
+    const p = one(policy(r), actual(cut(codes)))
+    assert.equal(p.createSandbox, again, `${r} ${codes}: ${describe(p)}`)
+    if (!again) assert.ok(isNoop(p), `${r} ${codes}: nothing to do: ${describe(p)}`)
+  }
+  // A Never pod whose container still runs in a dead sandbox: the container is stopped, no new sandbox.
+  const p = one(policy('Never'), actual((a) => (a.sandboxes[0].state = 'NOTREADY')))
+  assert.equal(p.createSandbox, false)
+  assert.deepEqual(p.killContainers.map((k) => k.id), ['c-app', 'c-side'])
+})
+
 test('a missing container is started in the existing sandbox', () => {
   const p = one(desired(), actual((a) => (a.containers = [a.containers[0]])))
   assert.equal(p.sandboxId, 'sb-1')

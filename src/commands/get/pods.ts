@@ -7,6 +7,18 @@ import {printObject} from '../../lib/output.js'
 import {connect} from '../../lib/connect.js'
 import {DEFAULT_DAEMON_SOCKET} from '../../daemon/options.js'
 import {compareText} from '../../lib/compare.js'
+import type {Pod} from 'kubernetes-types/core/v1.js'
+
+const NO_DAEMON = 'no podrun daemon answers'
+
+/** A pod with an exited container that its restartPolicy would run again. */
+function awaitsRestart(p: Pod): boolean {
+  const policy = p.spec?.restartPolicy ?? 'Always'
+  return (p.status?.containerStatuses ?? []).some((c) => {
+    const code = c.state?.terminated?.exitCode
+    return code !== undefined && (policy === 'Always' || (policy === 'OnFailure' && code !== 0))
+  })
+}
 
 export default class GetPods extends BaseCommand<typeof GetPods> {
   static override summary = 'List the pods podrun runs, computed from the runtime.'
@@ -38,7 +50,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
       const daemon = await asked
       const known = new Map(daemon?.pods.map((p) => [p.key, p]))
       const host = await hostInfo()
-      const fromRuntime = await viewPods(cri, host, daemon ? (a) => daemonExtras(daemon, known.get(a.key)) : undefined)
+      const fromRuntime = await viewPods(cri, host, daemon ? (a) => daemonExtras(daemon, known.get(a.key)) : () => ({supervised: false}))
       const all = fromRuntime.map((v) => ({pod: v.pod, key: v.actual.key, name: v.actual.name, namespace: v.actual.namespace, source: v.actual.source}))
       // Pods the daemon wants that the runtime does not have (a sandbox that fails): Pending.
       const inRuntime = new Set(all.map((v) => v.key))
@@ -48,6 +60,15 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
         all.push({pod, key: info.key, name: info.name, namespace: info.namespace, source: info.source})
       }
       for (const v of all) annotatePod(v.pod, known.get(v.key))
+      // No daemon: a container its restartPolicy would restart stays down. Say so where it shows.
+      let unsupervised = 0
+      if (!daemon) {
+        for (const v of all) {
+          if (!awaitsRestart(v.pod)) continue
+          unsupervised++
+          if (v.pod.status) v.pod.status.message = `${NO_DAEMON}; its restartPolicy (${v.pod.spec?.restartPolicy ?? 'Always'}) needs one: \`podrun daemon\``
+        }
+      }
       all.sort((a, b) => compareText(a.namespace, b.namespace) || compareText(a.name, b.name))
       const views = all.filter((v) => (flags['all-namespaces'] || v.namespace === flags.namespace) && (!args.name || v.name === args.name))
       if (args.name && views.length === 0) {
@@ -89,6 +110,8 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
         ]
       })
       process.stdout.write(renderTable(headers, rows))
+      const shown = views.filter((v) => awaitsRestart(v.pod)).length
+      if (unsupervised > 0 && shown > 0) process.stderr.write(`note: ${NO_DAEMON}: ${shown} pod(s) have containers that exited and are not restarted until one runs (\`podrun daemon\`)\n`)
     } finally {
       cri.close()
     }
