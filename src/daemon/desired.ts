@@ -12,6 +12,8 @@ import type {ManifestSource} from './sources.js'
 export interface Wanted {
   pod: DesiredPod
   data: DataLookup
+  /** A folder manifest naming the same pod, which apply owns: a conflict to report. */
+  shadowed?: DesiredPod
 }
 
 /** A manifest's problems, for the status of its pods. */
@@ -45,7 +47,7 @@ export class DesiredSources {
     const r = this.applied.get(key)
     const fromFolder = f && {pod: f, data: this.folder!.snapshot.data}
     const fromApply = r && {pod: r.pod, data: r.data}
-    if (a && a.source === APPLY_SOURCE && fromApply) return fromApply
+    if (a && a.source === APPLY_SOURCE && fromApply) return {...fromApply, shadowed: f}
     return fromFolder ?? fromApply
   }
 

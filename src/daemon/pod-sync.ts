@@ -88,7 +88,10 @@ export class PodSyncer {
       status.update(key, {actual: a, desired: d, conflict: scope.owner, manifest, generation: sources.generation})
       return {}
     }
-    status.record(key).conflictLogged = undefined
+    // A folder manifest naming a pod of apply: reported, and the pod supervised as apply's.
+    const shadowedBy = w?.shadowed ? APPLY_SOURCE : undefined
+    if (w?.shadowed) this.conflict(key, APPLY_SOURCE, w.shadowed.source)
+    else status.record(key).conflictLogged = undefined
     if ((d ?? a)!.source === APPLY_SOURCE || a?.source === APPLY_SOURCE) {
       // apply or delete is working on this pod: after them, with a listing that shows their work.
       if (!(await takeLease())) return {requeueAfterMs: 500}
@@ -105,7 +108,7 @@ export class PodSyncer {
     const now = this.d.now()
     const actions = plan(d ? [d] : [], a ? [a] : [], {now: BigInt(now) * 1_000_000n, prune, backoff: opts.backoff})[0]
     if (!actions) {
-      status.update(key, {actual: a, desired: d, manifest, generation: sources.generation})
+      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation})
       return {}
     }
     status.record(key).waiting = {}
@@ -121,7 +124,7 @@ export class PodSyncer {
     if (actions.change === 'pruned' && r?.ok) {
       status.remove(key)
     } else {
-      status.update(key, {actual: a, desired: d, manifest, generation: sources.generation})
+      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation})
     }
     const ms = performance.now() - t0
     metrics.syncs.inc({result: failed ? 'error' : 'ok'})

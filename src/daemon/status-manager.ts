@@ -31,6 +31,8 @@ export interface PodReport {
   desired?: DesiredPod
   /** Another owner's pod by the same name. */
   conflict?: string
+  /** The manifest that names it (default: the desired pod's). */
+  conflictManifest?: string
   /** Problems of the pod's manifest file. */
   manifest?: ManifestState
   /** The desired state's generation (DesiredSources.generation). */
@@ -105,7 +107,7 @@ export class StatusManager {
       info.manifestErrors = manifest.errors
       info.frozen = manifest.frozen
     }
-    if (conflict) info.conflict = `pod exists and belongs to ${conflict}; the daemon leaves it alone (manifest ${d?.source ?? '?'})`
+    if (conflict) info.conflict = `pod exists and belongs to ${conflict}; the daemon leaves it alone (manifest ${r.conflictManifest ?? d?.source ?? '?'})`
     if (!a && d && !conflict) {
       const ref = (c: DesiredPod['containers'][number]) => ({name: c.name, image: c.spec.image ?? ''})
       info.absent = {initContainers: d.initContainers.map(ref), containers: d.containers.map(ref)}
