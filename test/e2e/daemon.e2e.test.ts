@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict'
 import {execFile, spawn, type ChildProcess} from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {after, before, describe, it} from 'node:test'
@@ -18,18 +17,13 @@ import {podYaml, type PodYamlOptions} from '../support/pod-yaml.js'
 import {getOverSocket, waitFor as pollUntil} from '../support/wait.js'
 import type {Container} from '../../src/cri/types.js'
 import type {DaemonPodInfo, DaemonPodList} from '../../src/daemon/view.js'
+import {daemonWorkspace} from '../support/daemon-workspace.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
 const image = process.env.PODRUN_TEST_IMAGE
 const image2 = process.env.PODRUN_TEST_IMAGE_V2
-const ns = `e2e-daemon-${process.pid}`
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-daemon-'))
-const manifestDir = path.join(work, 'manifests')
-const stateDir = path.join(work, 'state')
-const socket = path.join(stateDir, 'podrun.sock')
-const daemonLog = path.join(work, 'daemon.log')
-const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs'), PODRUN_DAEMON_SOCKET: socket}
+const {ns, work, manifestDir, stateDir, socket, daemonLog, env} = daemonWorkspace('daemon')
 const RUNNING = 1
 const EXITED = 2
 

@@ -10,7 +10,6 @@
 import assert from 'node:assert/strict'
 import {execFile, spawn, type ChildProcess} from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
@@ -18,17 +17,12 @@ import type {DaemonPodList} from '../../src/daemon/view.js'
 import {projectRoot, runPodrun, type Run} from '../support/cli.js'
 import {podYaml, type PodYamlOptions} from '../support/pod-yaml.js'
 import {getOverSocket, waitFor as pollUntil} from '../support/wait.js'
+import {daemonWorkspace} from '../support/daemon-workspace.js'
 
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
 const image = process.env.PODRUN_TEST_IMAGE
-const ns = `e2e-sup-${process.pid}`
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-sup-'))
-const manifestDir = path.join(work, 'manifests')
+const {ns, work, manifestDir, stateDir, socket, daemonLog, env} = daemonWorkspace('sup')
 const appliedDir = path.join(work, 'applied-manifests')
-const stateDir = path.join(work, 'state')
-const socket = path.join(stateDir, 'podrun.sock')
-const daemonLog = path.join(work, 'daemon.log')
-const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs'), PODRUN_DAEMON_SOCKET: socket}
 const RUNNING = 1
 const HALF = 10
 
