@@ -11,7 +11,7 @@
 //   2. crash detection: a container exits (its finishedAt) -> the daemon's replacement exists
 //      (its createdAt), first crash of each pod (no back-off).          target <= one relist period
 //   3. the daemon process with 100 pods running and nothing to do: RSS, and CPU over 60 s (one
-//      whole cycle: 60 relists, 6 resyncs, the once-a-minute full pass) from
+//      whole cycle: 60 relists, 6 resyncs, the once-a-minute sync of every pod) from
 //      /proc/PID (scheduler runtime of all threads, and utime+stime), next to a bare node
 //      process that wakes once a second measured at the same time.   targets < 80 MB, < 1% of a core
 //   4. `podrun delete -f` of 12 pods whose PID 1 ignores SIGTERM, grace 3 s, against that grace
