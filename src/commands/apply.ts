@@ -79,7 +79,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
         }
         if (allowed.length > 0 && !(await daemon)) {
           process.stderr.write(
-            `note: no podrun daemon answers on ${flags['daemon-socket']}: nothing restarts these pods' containers when they exit (restartPolicy), or brings the pods back after a reboot, until one runs: \`podrun daemon\` (contrib/ has a systemd unit)\n`,
+            `note: no podrun daemon answers on ${flags['daemon-socket']}: nothing restarts these pods' containers when they exit (restartPolicy), runs their probes, or brings the pods back after a reboot, until one runs: \`podrun daemon\` (contrib/ has a systemd unit)\n`,
           )
         }
       }

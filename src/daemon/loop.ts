@@ -9,6 +9,8 @@
 //   desired    the folder's pods and the applied pods (desired.ts)
 //   session    the runtime connection, reconnected with back-off (session.ts)
 //   workers    one sync per pod at a time (pod-sync.ts: observe, plan, execute for that pod)
+//   prober     liveness, readiness and startup probes of running containers (prober.ts); a
+//              failed liveness probe has the pod's worker kill the container
 //   status     what the API serves (status-manager.ts)
 import {formatDiagnostic} from '../manifest/format.js'
 import type {HostInfo} from '../reconcile/engine.js'
@@ -24,6 +26,7 @@ import type {DaemonMetrics} from './metrics.js'
 import type {DaemonOptions} from './options.js'
 import {Pleg} from './pleg.js'
 import {PodSyncer} from './pod-sync.js'
+import {Prober} from './prober.js'
 import {PullBackoff} from './pull-backoff.js'
 import {RuntimeSession, type Connection} from './session.js'
 import type {AppliedSource} from './applied-source.js'
@@ -64,6 +67,7 @@ export class ReconcileLoop {
   private readonly pleg: Pleg
   private readonly statusManager: StatusManager
   private readonly workers: PodWorkers
+  private readonly prober: Prober
   private readonly startedAt: number
   private interval: NodeJS.Timeout | undefined
   private reloadTimer: NodeJS.Timeout | undefined
@@ -107,6 +111,17 @@ export class ReconcileLoop {
       onConnected: () => this.connected(),
       onEvent: () => this.look((c) => this.pleg.event(c)),
     })
+    const prober = new Prober({
+      cri: () => this.session.current?.cri,
+      onChange: (key) => this.workers.enqueue(key),
+      onFailure: (key, id, name, which, message) => {
+        syncer.requestKill(key, id, name, which, message)
+        this.workers.enqueue(key)
+      },
+      event: (key, reason, message) => this.statusManager.event(key, 'Warning', reason, message),
+      now: this.now,
+    })
+    this.prober = prober
     const syncer = new PodSyncer({
       opts: this.opts,
       log: this.log,
@@ -119,6 +134,7 @@ export class ReconcileLoop {
       host: deps.host,
       now: this.now,
       forget: (key) => this.workers.forget(key),
+      prober,
     })
     this.workers = new PodWorkers({
       sync: async (key, signal) => {
@@ -189,6 +205,7 @@ export class ReconcileLoop {
     this.stopping = true
     clearInterval(this.interval)
     clearTimeout(this.reloadTimer)
+    this.prober.stop()
     const inFlight = this.workers.stop({abort: true})
     let bound: NodeJS.Timeout | undefined
     const waited = Promise.race([inFlight, new Promise<void>((r) => (bound = setTimeout(r, this.opts.timeoutMs)))]).finally(() => clearTimeout(bound))

@@ -21,9 +21,9 @@ export function statusOverrides(waiting: Record<string, WaitingInfo>): Record<st
 }
 
 /** What to give podFromRuntime for a pod the daemon knows: its back-off policy and image pull reasons. */
-export function daemonExtras(list: DaemonPodList, info: DaemonPodInfo | undefined): {backoff: DaemonPodList['daemon']['backoff']; waiting?: Record<string, {reason: string; message?: string}>} {
+export function daemonExtras(list: DaemonPodList, info: DaemonPodInfo | undefined): StatusExtras {
   const waiting = info ? statusOverrides(info.waiting) : {}
-  return {backoff: list.daemon.backoff, waiting: Object.keys(waiting).length > 0 ? waiting : undefined}
+  return {backoff: list.daemon.backoff, waiting: Object.keys(waiting).length > 0 ? waiting : undefined, probes: info?.probes}
 }
 
 export const MANIFEST_CONDITION = 'podrun.io/ManifestValid'
@@ -88,7 +88,7 @@ export function podFromDaemon(info: DaemonPodInfo, nodeName: string): Pod | unde
 export function daemonPod(a: ActualPod | undefined, info: DaemonPodInfo, now: bigint, o: {backoff: BackoffPolicy; nodeName: string; extras?: StatusExtras}): Pod | undefined {
   const waiting = statusOverrides(info.waiting)
   const pod = a
-    ? podFromRuntime(a, now, {...o.extras, backoff: o.backoff, waiting: Object.keys(waiting).length > 0 ? waiting : undefined})
+    ? podFromRuntime(a, now, {...o.extras, backoff: o.backoff, waiting: Object.keys(waiting).length > 0 ? waiting : undefined, probes: info.probes})
     : podFromDaemon(info, o.nodeName)
   if (pod) annotatePod(pod, info)
   return pod

@@ -12,6 +12,8 @@ import {execContext, type HostInfo} from '../reconcile/engine.js'
 import type {Limits} from '../reconcile/limits.js'
 import type {SyncResult} from '../reconcile/workers.js'
 import type {ActualPod} from '../model/actual.js'
+import type {DesiredPod} from '../model/desired.js'
+import {stopWithPreStop} from '../reconcile/execute.js'
 import {APPLY_SOURCE, daemonScope, podLeaseName} from '../reconcile/ownership.js'
 import {tryLease, type Lease} from '../lib/lease.js'
 import type {Logger} from './log.js'
@@ -21,6 +23,10 @@ import type {PullBackoff} from './pull-backoff.js'
 import type {RuntimeSession} from './session.js'
 import type {DesiredSources} from './desired.js'
 import type {StatusManager} from './status-manager.js'
+import type {Prober, ProbeTarget} from './prober.js'
+import {Annotation, annotationJson} from '../reconcile/labels.js'
+import type {Container} from 'kubernetes-types/core/v1.js'
+import type {CriClient} from '../cri/client.js'
 
 export interface PodSyncDeps {
   opts: DaemonOptions
@@ -35,6 +41,7 @@ export interface PodSyncDeps {
   now: () => number
   /** The pod is gone from the runtime and from the folder: its worker may go. */
   forget: (key: string) => void
+  prober: Prober
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -42,8 +49,19 @@ const iso = (ms: number) => new Date(ms).toISOString()
 export class PodSyncer {
   /** When each pod last changed something in the runtime (ms): its next listing must be newer. */
   private readonly lastChange = new Map<string, number>()
+  /** Containers whose liveness or startup probe failed: killed by the pod's next sync. */
+  private readonly kills = new Map<string, Array<{id: string; name: string; which: string; message: string}>>()
+  /** Pod IPs by sandbox id, for network probes. */
+  private readonly podIPs = new Map<string, Promise<string>>()
 
   constructor(private readonly d: PodSyncDeps) {}
+
+  /** A probe asks for a container to be killed; the pod's worker does it (one sync per pod at a time). */
+  requestKill(key: string, id: string, name: string, which: string, message: string): void {
+    const list = this.kills.get(key) ?? []
+    if (!list.some((k) => k.id === id)) list.push({id, name, which, message})
+    this.kills.set(key, list)
+  }
 
   readonly sync = async (key: string, signal: AbortSignal): Promise<SyncResult> => {
     let lease: Lease | undefined
@@ -79,6 +97,8 @@ export class PodSyncer {
       // Not the daemon's (any more): nothing to do or show.
       status.remove(key)
       this.lastChange.delete(key)
+      this.kills.delete(key)
+      this.d.prober.forget(key)
       this.d.forget(key)
       return {}
     }
@@ -104,11 +124,22 @@ export class PodSyncer {
       }
       a = pods.find((p) => p.key === key)
     }
+    const killed = await this.probeKills(key, a, conn.cri, d)
+    if (killed) {
+      this.lastChange.set(key, this.d.now())
+      try {
+        a = (await conn.listing.newerThan(this.d.now())).find((p) => p.key === key)
+      } catch (e) {
+        if (session.failed(conn, e)) return {}
+        return {failed: true}
+      }
+    }
     const prune = () => scope.mayPrune
     const now = this.d.now()
     const actions = plan(d ? [d] : [], a ? [a] : [], {now: BigInt(now) * 1_000_000n, prune, backoff: opts.backoff})[0]
     if (!actions) {
-      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation})
+      this.probe(key, a, d, conn.cri)
+      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a)})
       return {}
     }
     status.record(key).waiting = {}
@@ -124,7 +155,8 @@ export class PodSyncer {
     if (actions.change === 'pruned' && r?.ok) {
       status.remove(key)
     } else {
-      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation})
+      this.probe(key, a, d, conn.cri)
+      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a)})
     }
     const ms = performance.now() - t0
     metrics.syncs.inc({result: failed ? 'error' : 'ok'})
@@ -140,6 +172,69 @@ export class PodSyncer {
     if (r && (r.mutations > 0 || r.reason === 'ErrImagePull')) next = Math.min(next, opts.relistMs)
     if (r?.reason === 'Cancelled') return {}
     return {failed, requeueAfterMs: Number.isFinite(next) ? Math.max(1, next) : undefined}
+  }
+
+  /** Kills the containers whose liveness or startup probe failed (preStop first, within the grace period). */
+  private async probeKills(key: string, a: ActualPod | undefined, cri: CriClient, d: DesiredPod | undefined): Promise<boolean> {
+    const list = this.kills.get(key)
+    if (!list) return false
+    this.kills.delete(key)
+    let any = false
+    await Promise.all(
+      list.map(async (k) => {
+        const c = a?.containers.find((x) => x.id === k.id && x.state === 'RUNNING')
+        if (!c) return
+        const spec = this.specOf(c.name, c.annotations, d)
+        const probe = k.which === 'startup' ? spec?.startupProbe : spec?.livenessProbe
+        const grace = probe?.terminationGracePeriodSeconds ?? d?.terminationGracePeriodSeconds ?? 30
+        this.d.log.info('container failed its probe: killing it', {pod: key, container: k.name, probe: k.which, message: k.message})
+        this.d.status.event(key, 'Normal', 'Killing', `Container ${k.name} failed ${k.which} probe, will be restarted`)
+        any = true
+        const hookFailed = (m: string) => this.d.status.event(key, 'Warning', 'FailedPreStopHook', `PreStop hook of container ${k.name} failed: ${m}`)
+        await stopWithPreStop(cri, {id: c.id, spec, podIP: () => this.podIP(cri, c.podSandboxId)}, grace, hookFailed).catch((e: unknown) =>
+          this.d.log.warn('could not kill the container', {pod: key, container: k.name, error: (e as Error).message}),
+        )
+      }),
+    )
+    return any
+  }
+
+  /** The running containers of a pod, for the prober. */
+  private probe(key: string, a: ActualPod | undefined, d: DesiredPod | undefined, cri: CriClient): void {
+    const targets: ProbeTarget[] = []
+    const sb = a?.sandboxes[0]
+    for (const c of a?.containers ?? []) {
+      if (c.state !== 'RUNNING' || c.podSandboxId !== sb?.id) continue
+      const spec = this.specOf(c.name, c.annotations, d)
+      if (!spec) continue
+      targets.push({key, containerId: c.id, container: spec, startedAt: Number((c.startedAt ?? c.createdAt) / 1_000_000n), podIP: () => this.podIP(cri, c.podSandboxId)})
+    }
+    this.d.prober.reconcile(key, targets)
+  }
+
+  private probes(a: ActualPod | undefined): Record<string, {ready: boolean; started: boolean}> | undefined {
+    const out: Record<string, {ready: boolean; started: boolean}> = {}
+    for (const c of a?.containers ?? []) {
+      const st = this.d.prober.state(c.id)
+      if (st) out[c.id] = {...st}
+    }
+    return Object.keys(out).length > 0 ? out : undefined
+  }
+
+  /** A container's spec: the manifest's (probes and hooks may have changed), else the one it was made with. */
+  private specOf(name: string, annotations: Record<string, string>, d: DesiredPod | undefined): Container | undefined {
+    return [...(d?.containers ?? []), ...(d?.initContainers ?? [])].find((c) => c.name === name)?.spec ?? annotationJson<Container>(annotations, Annotation.containerSpec)
+  }
+
+  private podIP(cri: CriClient, sandboxId: string): Promise<string> {
+    let p = this.podIPs.get(sandboxId)
+    if (!p) {
+      p = cri.podSandboxStatus(sandboxId).then((s) => (s.status?.linux?.namespaces?.options?.network === 2 ? '127.0.0.1' : s.status?.network?.ip || '127.0.0.1'))
+      p.catch(() => this.podIPs.delete(sandboxId))
+      this.podIPs.set(sandboxId, p)
+      if (this.podIPs.size > 1000) this.podIPs.delete(this.podIPs.keys().next().value!)
+    }
+    return p
   }
 
   private context(cri: Parameters<typeof execContext>[0]['cri'], puller: Parameters<typeof execContext>[0]['puller'], data: Parameters<typeof execContext>[0]['data']) {
@@ -161,7 +256,7 @@ export class PodSyncer {
     const isPull = isBackoff || r.reason === 'ErrImagePull' || r.reason === 'ErrImageNeverPull'
     rec.lastError = {time: iso(now), reason: r.reason ?? 'Error', message: r.error ?? ''}
     log[isBackoff ? 'debug' : 'warn']('pod failed to converge', {pod: a.key, reason: r.reason, error: r.error})
-    if (!isBackoff) status.event(a.key, 'Warning', r.reason === 'ErrImagePull' ? 'Failed' : 'FailedSync', r.error ?? 'failed')
+    if (!isBackoff) status.event(a.key, 'Warning', r.reason === 'ErrImagePull' ? 'Failed' : r.reason === 'FailedPostStartHook' ? r.reason : 'FailedSync', r.error ?? 'failed')
     if (isPull) {
       // ErrImagePull on the sync that tried and failed, ImagePullBackOff on the syncs that wait:
       // what kubectl shows.

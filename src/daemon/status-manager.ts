@@ -37,6 +37,8 @@ export interface PodReport {
   manifest?: ManifestState
   /** The desired state's generation (DesiredSources.generation). */
   generation: string
+  /** What the probes say of the pod's running containers, by container id. */
+  probes?: Record<string, {ready: boolean; started: boolean}>
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -45,7 +47,7 @@ export class StatusManager {
   private readonly records = new Map<string, PodRecord>()
   private readonly infos = new Map<string, DaemonPodInfo>()
   /** What each pod's view was last built from: the same again (an idle pod) costs nothing. */
-  private readonly built = new Map<string, {actual?: ActualPod; desired?: DesiredPod; conflict?: string; generation: string; lastError?: PodRecord['lastError']; waited: boolean}>()
+  private readonly built = new Map<string, {actual?: ActualPod; desired?: DesiredPod; conflict?: string; generation: string; lastError?: PodRecord['lastError']; waited: boolean; probes: string}>()
   private sorted: DaemonPodInfo[] | undefined
 
   constructor(private readonly d: {backoff: BackoffPolicy; metrics: DaemonMetrics; nodeName: string; now: () => number}) {}
@@ -80,6 +82,7 @@ export class StatusManager {
       prev.desired === r.desired &&
       prev.conflict === r.conflict &&
       prev.generation === r.generation &&
+      prev.probes === JSON.stringify(r.probes ?? {}) &&
       prev.lastError === rec.lastError &&
       !prev.waited &&
       Object.keys(rec.waiting).length === 0 &&
@@ -87,7 +90,7 @@ export class StatusManager {
     ) {
       return
     }
-    this.built.set(key, {actual: r.actual, desired: r.desired, conflict: r.conflict, generation: r.generation, lastError: rec.lastError, waited: Object.keys(rec.waiting).length > 0})
+    this.built.set(key, {actual: r.actual, desired: r.desired, conflict: r.conflict, generation: r.generation, lastError: rec.lastError, waited: Object.keys(rec.waiting).length > 0, probes: JSON.stringify(r.probes ?? {})})
     const {actual: a, desired: d, conflict, manifest} = r
     const info: DaemonPodInfo = {
       key,
@@ -101,6 +104,7 @@ export class StatusManager {
       waiting: {...rec.waiting},
       lastError: rec.lastError,
       events: rec.events.list(),
+      ...(r.probes && Object.keys(r.probes).length > 0 ? {probes: r.probes} : {}),
     }
     if (manifest && manifest.errors.length > 0) {
       info.manifestError = manifest.errors[0]

@@ -29,6 +29,8 @@ export interface DaemonPodInfo {
   /** kubectl's STATUS column as the daemon sees it. */
   status: string
   restarts: number
+  /** What the probes say of running containers, by container id. */
+  probes?: Record<string, {ready: boolean; started: boolean}>
   /** Restarts by container name. */
   containerRestarts?: Record<string, number>
   /** Per container name: why it waits (CrashLoopBackOff, ImagePullBackOff, ErrImagePull, ...). */

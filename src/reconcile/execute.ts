@@ -9,7 +9,8 @@ import fs from 'node:fs/promises'
 import type {CriClient} from '../cri/client.js'
 import {isNotFound} from '../cri/errors.js'
 import type {DesiredPod} from '../model/desired.js'
-import type {ActualPod} from '../model/actual.js'
+import type {ActualContainer, ActualPod} from '../model/actual.js'
+import {runHandler} from './handlers.js'
 import {isPodrunError, PodrunError} from '../lib/errors.js'
 import type {PodActions, PodChange} from './plan.js'
 import {buildSandboxConfig, cgroupParent, podLogDir, type HostDns} from './sandbox-config.js'
@@ -20,7 +21,7 @@ import {bindSubPaths} from './subpath.js'
 import {withRetry} from './retry.js'
 import type {Limits} from './limits.js'
 import type {PodSandboxConfig} from '../cri/types.js'
-import type {Pod} from 'kubernetes-types/core/v1.js'
+import type {Container, Pod} from 'kubernetes-types/core/v1.js'
 import {Annotation, annotationJson} from './labels.js'
 
 export interface ExecContext {
@@ -78,8 +79,39 @@ async function tolerateGone(p: Promise<unknown>): Promise<void> {
 /** A mutating call under the runtime limit. */
 const mutate = <T>(ctx: ExecContext, fn: () => Promise<T>): Promise<T> => ctx.limits.runtime.run(fn)
 
-/** StopContainer holds no slot: with a PID 1 that ignores SIGTERM it lasts the whole grace period. */
-const stop = (ctx: ExecContext, id: string, graceSeconds: number): Promise<void> => tolerateGone(withRetry(() => ctx.cri.stopContainer(id, graceSeconds)))
+/** How long a postStart hook may take before it counts as failed. */
+const POST_START_TIMEOUT_MS = 60_000
+
+/**
+ * Stops a container as the kubelet does: its preStop hook first, inside the grace period, then
+ * StopContainer with what is left of it (at least 2 s after a hook that used it all). Neither holds
+ * a slot: with a PID 1 that ignores SIGTERM, a stop lasts the whole grace period.
+ */
+export async function stopWithPreStop(cri: CriClient, c: {id: string; spec?: Container; podIP: () => Promise<string>}, graceSeconds: number, onHookFailed?: (message: string) => void): Promise<void> {
+  let grace = graceSeconds
+  const hook = c.spec?.lifecycle?.preStop
+  if (hook && grace > 0) {
+    const t0 = Date.now()
+    const podIP = hook.httpGet || hook.tcpSocket ? await c.podIP().catch(() => '127.0.0.1') : ''
+    const r = await runHandler(hook, {cri, containerId: c.id, container: c.spec!, podIP}, grace * 1000)
+    if (!r.ok) onHookFailed?.(r.message)
+    grace = Math.max(2, Math.ceil(grace - (Date.now() - t0) / 1000))
+  }
+  await tolerateGone(withRetry(() => cri.stopContainer(c.id, grace)))
+}
+
+/** A running container of the pod, stopped with its preStop hook (the spec it was made with). */
+const stop = (ctx: ExecContext, c: ActualContainer | undefined, id: string, graceSeconds: number, podIP: () => Promise<string>): Promise<void> =>
+  stopWithPreStop(ctx.cri, {id, spec: c?.state === 'RUNNING' ? annotationJson<Container>(c.annotations, Annotation.containerSpec) : undefined, podIP}, graceSeconds)
+
+/** The pod's IP, asked of the runtime once, when a hook needs it. */
+function podIPOf(ctx: ExecContext, sandboxId: string | undefined): () => Promise<string> {
+  let p: Promise<string> | undefined
+  return () =>
+    (p ??= sandboxId
+      ? ctx.cri.podSandboxStatus(sandboxId).then((s) => (s.status?.linux?.namespaces?.options?.network === 2 ? '127.0.0.1' : s.status?.network?.ip || '127.0.0.1'))
+      : Promise.resolve('127.0.0.1'))
+}
 
 /** An idempotent mutating call (stop, remove): retried, under the runtime limit, done if already gone. */
 const cleanup = (ctx: ExecContext, fn: () => Promise<unknown>): Promise<void> => tolerateGone(withRetry(() => mutate(ctx, fn)))
@@ -94,10 +126,11 @@ async function removeSandbox(ctx: ExecContext, id: string, count: () => void): P
 /** Stop every container at once, then every sandbox of a pod, then remove the sandboxes (and their containers). */
 async function killPod(ctx: ExecContext, a: ActualPod, graceSeconds: number, count: () => void): Promise<void> {
   const running = a.containers.filter((c) => c.state === 'RUNNING' || c.state === 'CREATED' || c.state === 'UNKNOWN')
+  const ips = new Map(a.sandboxes.map((sb) => [sb.id, podIPOf(ctx, sb.id)]))
   await Promise.all(
     running.map(async (c) => {
       count()
-      await stop(ctx, c.id, graceSeconds)
+      await stop(ctx, c, c.id, graceSeconds, ips.get(c.podSandboxId) ?? podIPOf(ctx, undefined))
     }),
   )
   for (const s of a.sandboxes) await removeSandbox(ctx, s.id, count)
@@ -141,11 +174,12 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
     if (!d) return res
 
     // 2. Kill containers that are replaced or no longer in the spec, all at once.
+    const ipOfKept = podIPOf(ctx, a.sandboxId)
     await Promise.all(
       a.killContainers.map(async (k) => {
         step(`stopping ${k.name}`)
         count()
-        await stop(ctx, k.id, grace(ctx, d, a.actual))
+        await stop(ctx, a.actual?.containers.find((c) => c.id === k.id), k.id, grace(ctx, d, a.actual), ipOfKept)
         if (k.remove) {
           count()
           await cleanup(ctx, () => ctx.cri.removeContainer(k.id))
@@ -217,6 +251,19 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       const id = await mutate(ctx, () => ctx.cri.createContainer(sandboxId!, config, sandboxConfig!))
       count()
       await mutate(ctx, () => ctx.cri.startContainer(id))
+      // postStart, as the kubelet: right after the start; a failure kills the container, which
+      // then restarts per restartPolicy.
+      const hook = s.container.spec.lifecycle?.postStart
+      if (hook) {
+        step(`running the postStart hook of ${s.container.name}`)
+        const ip = d.pod.spec?.hostNetwork ? '127.0.0.1' : podIP || '127.0.0.1'
+        const r = await runHandler(hook, {cri: ctx.cri, containerId: id, container: s.container.spec, podIP: ip}, POST_START_TIMEOUT_MS)
+        if (!r.ok) {
+          count()
+          await stopWithPreStop(ctx.cri, {id, podIP: async () => ip}, grace(ctx, d, a.actual))
+          throw new PodrunError(`postStart hook of container ${s.container.name} failed: ${r.message}`, {reason: 'FailedPostStartHook'})
+        }
+      }
     }
 
     // 7. Garbage: old exited containers and dead sandboxes.

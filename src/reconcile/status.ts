@@ -18,6 +18,8 @@ export interface StatusExtras {
    * nothing waits out.
    */
   supervised?: boolean
+  /** What the probes say, by container id (the daemon's prober): ready and started. */
+  probes?: Record<string, {ready: boolean; started: boolean}>
 }
 
 const iso = (ns: bigint | undefined): string | undefined => (ns && ns > 0n ? new Date(Number(ns / 1_000_000n)).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined)
@@ -75,8 +77,9 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
       st.state = {waiting: {reason: override?.reason ?? (init ? 'PodInitializing' : 'ContainerCreating'), message: override?.message}}
     } else if (cur.state === 'RUNNING') {
       st.state = {running: {startedAt: iso(cur.startedAt ?? cur.createdAt)}}
-      st.ready = !init
-      st.started = true
+      const probed = extras.probes?.[cur.id]
+      st.ready = !init && (probed?.ready ?? true)
+      st.started = probed?.started ?? true
     } else if (cur.state === 'EXITED') {
       const again = shouldRestart(policy, cur, init)
       const b = backoffFor(cur, extras.backoff ?? defaultBackoff)

@@ -455,6 +455,102 @@ describe('a daemon without a manifest folder supervises the pods of `podrun appl
   })
 })
 
+describe('probes and hooks', {concurrency: false}, () => {
+  let fake: FakeCri
+  let d: DaemonHandle
+  let dir: {manifestDir: string; stateDir: string}
+  const write = (f: string, text: string) => fs.writeFileSync(path.join(dir.manifestDir, f), text)
+  /** Commands that fail in ExecSync, by their first word. */
+  const failing = new Set<string>()
+  const probed = (name: string, container: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+    - name: main
+      image: busybox:1.35
+${container}`
+  before(async () => {
+    fake = await FakeCri.start({images: ['busybox:1.35']})
+    fake.onExec((_id, cmd) => (failing.has(cmd[0]) ? {exitCode: 1, stdout: `${cmd[0]} says no`} : undefined))
+    dir = dirs()
+    d = await start(fake, options(dir))
+  })
+  after(async () => {
+    await d?.stop({stopPods: true})
+    await fake?.close()
+  })
+  const execs = (cmd: string) => fake.callsOf('ExecSync').filter((c) => (c.request as {cmd: string[]}).cmd[0] === cmd)
+
+  it('a liveness probe that starts failing has the container killed and restarted, with Unhealthy and Killing events', async () => {
+    write('live.yaml', probed('live', '      livenessProbe: {exec: {command: [alive]}, periodSeconds: 1, failureThreshold: 2}\n'))
+    const c = await waitFor('live running', () => running(fake, 'live')[0])
+    await waitFor('probed', () => execs('alive').length >= 1, 3000)
+    failing.add('alive')
+    try {
+      await waitFor('restarted', () => running(fake, 'live').find((x) => x.id !== c.id), 6000)
+    } finally {
+      failing.delete('alive')
+    }
+    const reasons = podInfo(d, 'default/live')!.events.map((e) => e.reason)
+    assert.ok(reasons.includes('Unhealthy') && reasons.includes('Killing'), reasons.join(','))
+    assert.ok(fake.callsOf('StopContainer').some((x) => (x.request as {containerId: string}).containerId === c.id))
+  })
+
+  it('readiness flips READY both ways; not ready before its first success', async () => {
+    failing.add('ready')
+    write('rd.yaml', probed('rd', '      readinessProbe: {exec: {command: [ready]}, periodSeconds: 1, failureThreshold: 1}\n'))
+    await waitFor('rd running', () => running(fake, 'rd')[0])
+    await waitFor('probed', () => execs('ready').length >= 2, 4000)
+    assert.equal(podInfo(d, 'default/rd')?.ready, false)
+    failing.delete('ready')
+    await waitFor('ready', () => podInfo(d, 'default/rd')?.ready === true, 4000)
+    failing.add('ready')
+    await waitFor('not ready again', () => podInfo(d, 'default/rd')?.ready === false, 4000)
+    failing.delete('ready')
+    assert.equal(running(fake, 'rd').length, 1, 'readiness never restarts')
+  })
+
+  it('a failing startup probe holds readiness and liveness back', async () => {
+    failing.add('booted')
+    write('st.yaml', probed('st', '      startupProbe: {exec: {command: [booted]}, periodSeconds: 1, failureThreshold: 30}\n      readinessProbe: {exec: {command: [readyz]}, periodSeconds: 1}\n      livenessProbe: {exec: {command: [livez]}, periodSeconds: 1}\n'))
+    await waitFor('st running', () => running(fake, 'st')[0])
+    await waitFor('startup probed', () => execs('booted').length >= 2, 4000)
+    assert.equal(execs('readyz').length + execs('livez').length, 0)
+    assert.equal(podInfo(d, 'default/st')?.ready, false)
+    failing.delete('booted')
+    await waitFor('ready once started', () => podInfo(d, 'default/st')?.ready === true, 5000)
+    assert.ok(execs('livez').length >= 1 || (await waitFor('liveness runs', () => execs('livez').length >= 1, 3000)))
+  })
+
+  it('postStart runs right after the start; preStop runs before the stop on removal', async () => {
+    fake.resetCalls()
+    write('hk.yaml', probed('hk', '      lifecycle: {postStart: {exec: {command: [warm]}}, preStop: {exec: {command: [drain]}}}\n'))
+    const c = await waitFor('hk running', () => running(fake, 'hk')[0])
+    await waitFor('postStart ran', () => execs('warm').length === 1)
+    const start = fake.callsOf('StartContainer').find((x) => (x.request as {containerId: string}).containerId === c.id)!
+    assert.ok(execs('warm')[0].at >= start.at)
+    fs.rmSync(path.join(dir.manifestDir, 'hk.yaml'))
+    await waitFor('hk gone', () => sandboxesOf(fake, 'hk').length === 0)
+    const stopAt = fake.callsOf('StopContainer').find((x) => (x.request as {containerId: string}).containerId === c.id)!.at
+    assert.equal(execs('drain').length, 1)
+    assert.ok(execs('drain')[0].at <= stopAt)
+  })
+
+  it('a failing postStart hook kills the container (FailedPostStartHook) and it is restarted', async () => {
+    failing.add('boom')
+    try {
+      write('ps.yaml', probed('ps', '      lifecycle: {postStart: {exec: {command: [boom]}}}\n'))
+      await waitFor('FailedPostStartHook', () => podInfo(d, 'default/ps')?.events.some((e) => e.reason === 'FailedPostStartHook'), 4000)
+      await waitFor('tried again', () => execs('boom').length >= 2, 4000)
+    } finally {
+      failing.delete('boom')
+    }
+    await waitFor('ps running', () => running(fake, 'ps').length === 1, 4000)
+  })
+})
+
 describe('daemon with a runtime that streams container events', () => {
   it('restarts a crashed container on the event, without waiting for a relist', async () => {
     const fake = await FakeCri.start({images: ['busybox:1.35'], events: true})

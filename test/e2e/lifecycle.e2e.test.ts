@@ -1,0 +1,149 @@
+// Probes and lifecycle hooks under `podrun daemon`, against the real containerd, each seen from
+// inside the container or from the runtime: a liveness probe that starts failing restarts the
+// container; readiness (exec and httpGet from the host to the pod's IP) flips READY both ways; a
+// failing startup probe holds readiness; postStart has run before the app's first line; preStop
+// runs on removal, inside the grace period of a PID 1 that ignores SIGTERM.
+//
+// Needs: `bash scripts/runtime.sh up`, `eval "$(bash scripts/runtime.sh env)"`, `npm run build`.
+import assert from 'node:assert/strict'
+import {spawn, type ChildProcess} from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {connectCri, type CriClient} from '../../src/cri/client.js'
+import type {DaemonPodList} from '../../src/daemon/view.js'
+import {projectRoot, runPodrun, type Run} from '../support/cli.js'
+import {daemonWorkspace} from '../support/daemon-workspace.js'
+import {getOverSocket, waitFor as pollUntil} from '../support/wait.js'
+
+const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
+const image = process.env.PODRUN_TEST_IMAGE
+const {ns, work, manifestDir, stateDir, socket, daemonLog, env} = daemonWorkspace('life')
+const RUNNING = 1
+
+const podrun = (...args: string[]): Promise<Run> => runPodrun(env, args, 120_000)
+const tail = () => (fs.existsSync(daemonLog) ? fs.readFileSync(daemonLog, 'utf8').split('\n').slice(-30).join('\n') : '(no log)')
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 30_000): Promise<T> =>
+  pollUntil(what, fn, ms, 100, () => `--- daemon log (tail) ---\n${tail()}`)
+
+/** A pod with one container `main` running `sh -c cmd`, and extra container fields (YAML, indented 6). */
+function pod(name: string, cmd: string, extra = '', o: {grace?: number; podExtra?: string} = {}): string {
+  return `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: ${o.grace ?? 1}
+${o.podExtra ?? ''}  containers:
+    - name: main
+      image: ${image}
+      command: ["sh", "-c", ${JSON.stringify(cmd)}]
+${extra}`
+}
+
+const write = (f: string, text: string) => fs.writeFileSync(path.join(manifestDir, f), text)
+
+describe('probes and hooks against the real runtime', {concurrency: false, timeout: 300_000}, () => {
+  let cri: CriClient
+  let daemon: ChildProcess | undefined
+  const runningOf = async (name: string) =>
+    (await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': name}, state: {state: RUNNING}}))[0]
+  const info = async (name: string) => (JSON.parse((await getOverSocket(socket, '/api/v1/pods')).body) as DaemonPodList).pods.find((p) => p.key === `${ns}/${name}`)
+  const readyColumn = async (name: string) => /\s(\d\/\d)\s/.exec((await podrun('get', 'pods', name, '-n', ns)).stdout.split('\n')[1] ?? '')?.[1]
+  const sh = async (id: string, cmd: string) => {
+    const r = await cri.execSync(id, ['sh', '-c', cmd], 5)
+    assert.equal(r.exitCode, 0, Buffer.from(r.stderr).toString())
+  }
+
+  before(async () => {
+    assert.ok(endpoint && image, 'CONTAINER_RUNTIME_ENDPOINT and PODRUN_TEST_IMAGE must be set: run `eval "$(bash scripts/runtime.sh env)"` after `bash scripts/runtime.sh up`')
+    cri = await connectCri({endpoint})
+    fs.mkdirSync(manifestDir)
+    const out = fs.openSync(daemonLog, 'a')
+    daemon = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--backoff-initial', '1s'], {
+      env,
+      cwd: projectRoot,
+      stdio: ['ignore', out, out],
+    })
+    fs.closeSync(out)
+    await waitFor('the daemon', async () => (await getOverSocket(socket, '/readyz')).code === 200)
+  })
+
+  after(async () => {
+    if (daemon?.pid !== undefined && daemon.exitCode === null) {
+      process.kill(daemon.pid, 'SIGTERM')
+      await new Promise((r) => daemon!.once('exit', r))
+    }
+    await podrun('delete', 'pods', '--all', '-n', ns, '--grace-period', '0', '--force')
+    cri?.close()
+    fs.rmSync(work, {recursive: true, force: true})
+  })
+
+  it('a liveness probe that starts failing restarts the container', async () => {
+    write('live.yaml', pod('live', 'touch /tmp/alive; exec sleep 3600', '      livenessProbe: {exec: {command: [cat, /tmp/alive]}, periodSeconds: 1, failureThreshold: 2}\n'))
+    const c = await waitFor('live running', () => runningOf('live'))
+    await new Promise((r) => setTimeout(r, 2500))
+    assert.equal((await runningOf('live'))?.id, c.id, 'a passing liveness probe restarts nothing')
+    await sh(c.id, 'rm /tmp/alive')
+    const next = await waitFor('restarted', async () => {
+      const x = await runningOf('live')
+      return x && x.id !== c.id && x
+    })
+    assert.equal(next.metadata?.attempt, 1)
+    const events = (await info('live'))!.events.map((e) => `${e.reason}: ${e.message}`)
+    assert.ok(events.some((e) => /^Unhealthy: Liveness probe failed/.test(e)), events.join('\n'))
+    assert.ok(events.some((e) => /^Killing: Container main failed liveness probe/.test(e)), events.join('\n'))
+  })
+
+  it('readiness (exec) flips READY both ways, and an httpGet readiness probe reaches the pod', async () => {
+    write('rd.yaml', pod('rd', 'exec sleep 3600', '      readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 1, failureThreshold: 1}\n'))
+    const c = await waitFor('rd running', () => runningOf('rd'))
+    await new Promise((r) => setTimeout(r, 1500))
+    assert.equal(await readyColumn('rd'), '0/1')
+    await sh(c.id, 'touch /tmp/ready')
+    await waitFor('1/1', async () => (await readyColumn('rd')) === '1/1')
+    await sh(c.id, 'rm /tmp/ready')
+    await waitFor('0/1 again', async () => (await readyColumn('rd')) === '0/1')
+    // httpGet from the host to the pod's IP, by the port's name.
+    write('web.yaml', pod('web', 'mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www', '      ports: [{name: http, containerPort: 8080}]\n      readinessProbe: {httpGet: {path: /index.html, port: http}, periodSeconds: 1}\n'))
+    await waitFor('web 1/1', async () => (await readyColumn('web')) === '1/1')
+  })
+
+  it('a failing startup probe holds readiness back until it succeeds', async () => {
+    write('st.yaml', pod('st', 'exec sleep 3600', '      startupProbe: {exec: {command: [test, -f, /tmp/booted]}, periodSeconds: 1, failureThreshold: 60}\n      readinessProbe: {exec: {command: ["true"]}, periodSeconds: 1}\n'))
+    const c = await waitFor('st running', () => runningOf('st'))
+    await new Promise((r) => setTimeout(r, 2500))
+    assert.equal(await readyColumn('st'), '0/1')
+    await sh(c.id, 'touch /tmp/booted')
+    await waitFor('st 1/1', async () => (await readyColumn('st')) === '1/1')
+  })
+
+  it('postStart has run before the app\'s first line', async () => {
+    write('ps.yaml', pod('ps', 'while [ ! -f /tmp/hook ]; do sleep 0.1; done; echo "first line, after $(cat /tmp/hook)"; exec sleep 3600', "      lifecycle: {postStart: {exec: {command: [sh, -c, 'echo the postStart hook > /tmp/hook']}}}\n"))
+    await waitFor('ps running', () => runningOf('ps'))
+    const logs = path.join(env.PODRUN_LOG_ROOT!)
+    const log = await waitFor('the first line', () => {
+      const dir = fs.readdirSync(logs).find((d) => d.startsWith(`${ns}_ps_`))
+      const f = dir && path.join(logs, dir, 'main', '0.log')
+      const text = f && fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : ''
+      return /first line/.test(text) && text
+    })
+    assert.match(log.split('\n')[0], /stdout F first line, after the postStart hook$/)
+  })
+
+  it('preStop runs on removal, inside the grace period of a PID 1 that ignores SIGTERM', async (t) => {
+    const marks = path.join(work, 'marks')
+    fs.mkdirSync(marks)
+    const hook = "      lifecycle: {preStop: {exec: {command: [sh, -c, 'read up rest < /proc/uptime; echo $up > /marks/prestop']}}}\n      volumeMounts: [{name: marks, mountPath: /marks}]\n"
+    write('ps2.yaml', pod('stopper', 'exec sleep 3600', hook, {grace: 4, podExtra: `  volumes: [{name: marks, hostPath: {path: ${marks}, type: Directory}}]\n`}))
+    await waitFor('stopper running', () => runningOf('stopper'))
+    const up = () => Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0])
+    const t0 = up()
+    fs.rmSync(path.join(manifestDir, 'ps2.yaml'))
+    await waitFor('stopper gone', async () => (await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'stopper'}})).length === 0)
+    const t1 = up()
+    const hookAt = Number(fs.readFileSync(path.join(marks, 'prestop'), 'utf8'))
+    t.diagnostic(`preStop ran ${(hookAt - t0).toFixed(2)} s after the manifest was removed; the pod was gone after ${(t1 - t0).toFixed(2)} s (grace 4 s)`)
+    assert.ok(hookAt >= t0 && hookAt < t0 + 4, 'the hook ran inside the grace period')
+    assert.ok(t1 - t0 < 4 + 5, `removal took ${(t1 - t0).toFixed(1)} s`)
+  })
+})
