@@ -136,7 +136,7 @@ export class PodSyncer {
     }
     const prune = () => scope.mayPrune
     const now = this.d.now()
-    const actions = plan(d ? [d] : [], a ? [a] : [], {now: BigInt(now) * 1_000_000n, prune, backoff: opts.backoff})[0]
+    const actions = plan(d ? [d] : [], a ? [a] : [], {now: BigInt(now) * 1_000_000n, prune, backoff: opts.backoff, started: (id) => this.d.prober.state(id)?.started ?? true})[0]
     if (!actions) {
       this.probe(key, a, d, conn.cri)
       status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a)})

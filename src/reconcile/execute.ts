@@ -127,12 +127,18 @@ async function removeSandbox(ctx: ExecContext, id: string, count: () => void): P
 async function killPod(ctx: ExecContext, a: ActualPod, graceSeconds: number, count: () => void): Promise<void> {
   const running = a.containers.filter((c) => c.state === 'RUNNING' || c.state === 'CREATED' || c.state === 'UNKNOWN')
   const ips = new Map(a.sandboxes.map((sb) => [sb.id, podIPOf(ctx, sb.id)]))
-  await Promise.all(
-    running.map(async (c) => {
-      count()
-      await stop(ctx, c, c.id, graceSeconds, ips.get(c.podSandboxId) ?? podIPOf(ctx, undefined))
-    }),
-  )
+  const stopOne = async (c: ActualContainer, grace: number) => {
+    count()
+    await stop(ctx, c, c.id, grace, ips.get(c.podSandboxId) ?? podIPOf(ctx, undefined))
+  }
+  // The app containers at once; then the native sidecars, last started first, each with what is
+  // left of the grace period (Kubernetes 1.29+).
+  const order = (annotationJson<Pod>(a.sandboxes[0]?.annotations, Annotation.podSpec)?.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name)
+  const isSidecar = (c: ActualContainer) => annotationJson<Container>(c.annotations, Annotation.containerSpec)?.restartPolicy === 'Always'
+  const deadline = Date.now() + graceSeconds * 1000
+  await Promise.all(running.filter((c) => !isSidecar(c)).map((c) => stopOne(c, graceSeconds)))
+  const sidecars = running.filter(isSidecar).sort((x, y) => order.indexOf(y.name) - order.indexOf(x.name))
+  for (const c of sidecars) await stopOne(c, Math.max(0, Math.ceil((deadline - Date.now()) / 1000)))
   for (const s of a.sandboxes) await removeSandbox(ctx, s.id, count)
 }
 

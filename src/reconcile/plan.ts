@@ -25,6 +25,8 @@ export interface PlanOptions {
   backoff?: BackoffPolicy
   /** Exited containers kept per container name besides the newest one (for `logs --previous`). */
   keepExited?: number
+  /** Whether a running container has started (its startup probe passed); default: yes. */
+  started?: (containerId: string) => boolean
 }
 
 export type PodChange = 'created' | 'configured' | 'unchanged' | 'pruned'
@@ -162,6 +164,26 @@ function finished(d: DesiredPod, sb: ActualSandbox, all: ActualContainer[]): boo
   return [...d.initContainers, ...d.containers].every((c) => succeeded(c.name))
 }
 
+/** A native sidecar: an init container that keeps running (Kubernetes 1.29+). */
+export const isSidecar = (c: {spec: {restartPolicy?: string}}): boolean => c.spec.restartPolicy === 'Always'
+
+/** A sidecar that is not running (or runs an old spec): started, replaced or restarted with back-off. */
+function keepSidecar(p: PodActions, ic: DesiredContainer, c: ActualContainer | undefined, all: ActualContainer[], now: bigint, b: BackoffPolicy): void {
+  if (!c) {
+    p.startContainers.push({container: ic, attempt: nextAttempt(all, ic.name), backoffStep: 0, reason: 'sidecar'})
+  } else if (c.hash !== ic.hash) {
+    if (c.state === 'RUNNING' || c.state === 'CREATED' || c.state === 'UNKNOWN') p.killContainers.push({id: c.id, name: c.name, reason: 'config changed', remove: false})
+    p.startContainers.push({container: ic, attempt: nextAttempt(all, ic.name), backoffStep: 0, reason: 'config changed'})
+  } else if (c.state === 'CREATED') {
+    p.startExisting.push({id: c.id, name: c.name, reason: 'created but not started'})
+  } else if (c.state === 'UNKNOWN') {
+    p.killContainers.push({id: c.id, name: c.name, reason: 'state unknown', remove: false})
+    p.startContainers.push({container: ic, attempt: nextAttempt(all, ic.name), backoffStep: 0, reason: 'replacing container in unknown state'})
+  } else if (c.state === 'EXITED') {
+    decideRestart(p, ic, c, all, now, b)
+  }
+}
+
 /** Whether an exited container must run again under the pod's restart policy. */
 export function shouldRestart(policy: DesiredPod['restartPolicy'], c: ActualContainer, init: boolean): boolean {
   if (init) return policy !== 'Never' ? c.exitCode !== 0 : false
@@ -244,10 +266,26 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
   const inSandbox = newestByName(all, sb.id)
   const desiredNames = new Set([...d.initContainers, ...d.containers].map((c) => c.name))
 
-  // Init containers: run in order; app containers wait until all have succeeded.
+  // Init containers: run in order; app containers wait until all have succeeded. A native sidecar
+  // (restartPolicy: Always) need only have started (its startup probe passed) before the next
+  // one, keeps running, and is restarted whatever the pod's restartPolicy. Once an app container
+  // exists, the init phase is over: sidecars are kept running, the other init containers left be.
+  const initPhaseOver = d.containers.some((dc) => inSandbox.has(dc.name))
   let initDone = true
   for (const ic of d.initContainers) {
     const c = inSandbox.get(ic.name)
+    if (isSidecar(ic)) {
+      if (c && c.hash === ic.hash && c.state === 'RUNNING') {
+        if (initPhaseOver || (opts.started?.(c.id) ?? true)) continue
+        initDone = false
+        break
+      }
+      keepSidecar(p, ic, c, all, opts.now, back)
+      if (initPhaseOver) continue
+      initDone = false
+      break
+    }
+    if (initPhaseOver) continue
     if (c && c.state === 'EXITED' && c.exitCode === 0 && c.hash === ic.hash) continue
     initDone = false
     if (!c) {
@@ -294,6 +332,27 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
     }
   }
 
+  // Every app container has finished for good (Never, or OnFailure and all succeeded): the pod is
+  // done, and its sidecars are stopped rather than kept (or restarted) for ever.
+  const appsFinished =
+    initPhaseOver &&
+    d.containers.every((dc) => {
+      const c = inSandbox.get(dc.name)
+      return c?.state === 'EXITED' && c.hash === dc.hash && !shouldRestart(d.restartPolicy, c, false)
+    })
+  if (appsFinished) {
+    const sidecars = new Set(d.initContainers.filter(isSidecar).map((c) => c.name))
+    p.startContainers = p.startContainers.filter((s) => !sidecars.has(s.container.name))
+    p.startExisting = p.startExisting.filter((s) => !sidecars.has(s.name))
+    p.waiting = p.waiting.filter((w) => !sidecars.has(w.name))
+    for (const name of sidecars) {
+      const c = inSandbox.get(name)
+      if (c && (c.state === 'RUNNING' || c.state === 'CREATED') && !p.killContainers.some((k) => k.id === c.id)) {
+        p.killContainers.push({id: c.id, name, reason: 'the app containers have finished', remove: false})
+      }
+    }
+  }
+
   // Containers that run but are no longer in the spec.
   for (const c of inSandbox.values()) {
     if (!desiredNames.has(c.name) && c.state !== 'EXITED') {
@@ -305,7 +364,10 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
   gcContainers(p, all, sb.id, desiredNames, opts.keepExited ?? 1)
   gcSandboxes(p, a!, sb.id)
 
-  if (p.killContainers.length > 0 || p.changes.length > 0) {
+  const finishing = p.killContainers.filter((k) => k.reason === 'the app containers have finished')
+  if (finishing.length > 0 && finishing.length === p.killContainers.length && p.changes.length === 0) {
+    p.reason = `the pod has finished: stopping sidecar${finishing.length === 1 ? '' : 's'} ${finishing.map((k) => k.name).join(', ')}`
+  } else if (p.killContainers.length > 0 || p.changes.length > 0) {
     p.change = 'configured'
     const replaced = p.startContainers.filter((s) => s.reason === 'config changed').map((s) => s.container.name)
     const names = [...new Set([...p.killContainers.map((k) => k.name), ...replaced])]

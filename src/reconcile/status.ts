@@ -65,7 +65,7 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
   const policy = (spec.restartPolicy ?? 'Always') as 'Always' | 'OnFailure' | 'Never'
   const inSandbox = (name: string) => a.containers.filter((c) => c.podSandboxId === sb?.id && c.name === name)
 
-  const statusOf = (name: string, image: string, init: boolean): K8sContainerStatus => {
+  const statusOf = (name: string, image: string, init: boolean, sidecar = false): K8sContainerStatus => {
     const list = inSandbox(name)
     const cur = list[0]
     const prev = list[1] ?? a.containers.find((c) => c.name === name && c !== cur && c.state === 'EXITED')
@@ -78,7 +78,8 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
     } else if (cur.state === 'RUNNING') {
       st.state = {running: {startedAt: iso(cur.startedAt ?? cur.createdAt)}}
       const probed = extras.probes?.[cur.id]
-      st.ready = !init && (probed?.ready ?? true)
+      // A sidecar counts as ready as an app container does; other init containers never are.
+      st.ready = (!init || sidecar) && (probed?.ready ?? true)
       st.started = probed?.started ?? true
     } else if (cur.state === 'EXITED') {
       const again = shouldRestart(policy, cur, init)
@@ -97,9 +98,12 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
     return st
   }
 
-  const initStatuses = (spec.initContainers ?? []).map((c) => statusOf(c.name, c.image ?? '', true))
+  const initStatuses = (spec.initContainers ?? []).map((c) => statusOf(c.name, c.image ?? '', true, c.restartPolicy === 'Always'))
   const statuses = spec.containers.map((c) => statusOf(c.name, c.image ?? '', false))
-  const initDone = initStatuses.every((s) => s.state?.terminated?.exitCode === 0)
+  // Init is done when each init container has succeeded, or (a sidecar) has started; or once an
+  // app container has run at all (a sidecar restarting later does not take the pod back to init).
+  const appsRan = statuses.some((s) => s.state?.running || s.state?.terminated || s.lastState?.terminated)
+  const initDone = appsRan || initStatuses.every((s, i) => s.state?.terminated?.exitCode === 0 || (spec.initContainers![i].restartPolicy === 'Always' && s.started))
   const sandboxReady = sb?.state === 'READY'
 
   let phase: string
@@ -111,7 +115,8 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
   else phase = 'Pending'
   if (initStatuses.some((s) => s.state?.terminated && s.state.terminated.exitCode !== 0) && policy === 'Never') phase = 'Failed'
 
-  const ready = sandboxReady && statuses.length > 0 && statuses.every((s) => s.ready)
+  const sidecarStatuses = initStatuses.filter((_, i) => spec.initContainers![i].restartPolicy === 'Always')
+  const ready = sandboxReady && statuses.length > 0 && statuses.every((s) => s.ready) && sidecarStatuses.every((s) => s.ready)
   const t = iso(sb?.createdAt)
   const cond = (type: string, ok: boolean): PodCondition => ({type, status: ok ? 'True' : 'False', lastTransitionTime: t})
   const conditions = [
@@ -155,9 +160,13 @@ export interface PodRow {
 export function statusReason(pod: Pod): string {
   const st = pod.status ?? {}
   const inits = st.initContainerStatuses ?? []
+  const specs = pod.spec?.initContainers ?? []
   for (let i = 0; i < inits.length; i++) {
     const s = inits[i]
     if (s.state?.terminated?.exitCode === 0) continue
+    // A sidecar that has started counts as done; once the app containers run, init is over.
+    if (specs[i]?.restartPolicy === 'Always' && s.started) continue
+    if ((st.containerStatuses ?? []).some((c) => c.state?.running || c.state?.terminated || c.lastState?.terminated)) break
     if (s.state?.terminated) return `Init:${s.state.terminated.reason ?? 'Error'}`
     if (s.state?.waiting?.reason && s.state.waiting.reason !== 'PodInitializing') return `Init:${s.state.waiting.reason}`
     return `Init:${i}/${inits.length}`

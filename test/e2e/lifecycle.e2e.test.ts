@@ -130,6 +130,38 @@ describe('probes and hooks against the real runtime', {concurrency: false, timeo
     assert.match(log.split('\n')[0], /stdout F first line, after the postStart hook$/)
   })
 
+  it('two init containers and two native sidecars come up in order, count in READY, and stop in reverse', async () => {
+    const marks = path.join(work, 'order')
+    fs.mkdirSync(marks)
+    const note = (what: string) => `echo ${what} >> /marks/order`
+    const runner = (name: string) => `trap '${note(`stop-${name}`)}; exit 0' TERM; ${note(name)}; while :; do sleep 0.1; done`
+    const c = (name: string, cmd: string, extra = '') =>
+      `    - name: ${name}\n      image: ${image}\n      command: ["sh", "-c", ${JSON.stringify(cmd)}]\n      volumeMounts: [{name: marks, mountPath: /marks}]\n${extra}`
+    write(
+      'sc.yaml',
+      `apiVersion: v1
+kind: Pod
+metadata: {name: sc, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 10
+  volumes: [{name: marks, hostPath: {path: ${marks}, type: Directory}}]
+  initContainers:
+${c('init1', note('init1'))}${c('side1', runner('side1'), '      restartPolicy: Always\n')}${c('init2', note('init2'))}${c('side2', runner('side2'), '      restartPolicy: Always\n')}  containers:
+${c('app', runner('app'))}`,
+    )
+    const order = () => (fs.existsSync(path.join(marks, 'order')) ? fs.readFileSync(path.join(marks, 'order'), 'utf8').trim().split('\n') : [])
+    await waitFor('the app started', () => order().includes('app'))
+    assert.deepEqual(order(), ['init1', 'side1', 'init2', 'side2', 'app'])
+    const get = await waitFor('3/3 Running', async () => {
+      const g = await podrun('get', 'pods', 'sc', '-n', ns)
+      return /sc\s+3\/3\s+Running/.test(g.stdout) && g
+    })
+    assert.match(get.stdout, /sc\s+3\/3\s+Running\s+0/)
+    fs.rmSync(path.join(manifestDir, 'sc.yaml'))
+    await waitFor('sc gone', async () => (await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'sc'}})).length === 0)
+    assert.deepEqual(order().slice(5), ['stop-app', 'stop-side2', 'stop-side1'])
+  })
+
   it('preStop runs on removal, inside the grace period of a PID 1 that ignores SIGTERM', async (t) => {
     const marks = path.join(work, 'marks')
     fs.mkdirSync(marks)

@@ -356,3 +356,33 @@ test('Never: nothing restarts, whatever the exit code (fake clock)', () => {
 test('Always restarts a container that completed (exit 0), with the same back-off', () => {
   assert.deepEqual(simulate('Always', 0, 1n, 40).map(Number), [0, 11, 32])
 })
+
+test('native sidecars: started in order, kept running, restarted whatever the policy; the app waits only for them to start', () => {
+  const sidecar = (name: string, hash: string): DesiredContainer => ({name, hash, init: true, spec: {name, image: 'busybox:1.35', restartPolicy: 'Always'}})
+  const withInits = desired((d) => {
+    d.restartPolicy = 'Never'
+    d.initContainers = [dc('setup', 'h-setup', 'busybox:1.35', true), sidecar('proxy', 'h-proxy'), sidecar('logs', 'h-logs')]
+    d.containers = [dc('app', 'h-app')]
+  })
+  const setupDone = ac('c-setup', 'setup', 'h-setup', exited(0, 1n, 50n))
+  const proxy = ac('c-proxy', 'proxy', 'h-proxy')
+  const logs = ac('c-logs', 'logs', 'h-logs')
+  const at = (containers: ActualContainer[]) => one(withInits, actual((a) => (a.containers = containers)))
+  // After setup succeeded: the first sidecar starts, nothing else.
+  assert.deepEqual(at([setupDone]).startContainers.map((s) => s.container.name), ['proxy'])
+  // A running sidecar lets the next one start, and then the app.
+  assert.deepEqual(at([setupDone, proxy]).startContainers.map((s) => s.container.name), ['logs'])
+  assert.deepEqual(at([setupDone, proxy, logs]).startContainers.map((s) => s.container.name), ['app'])
+  // A sidecar whose startup probe has not passed holds the next one back.
+  const held = one(withInits, actual((a) => (a.containers = [setupDone, proxy])), {started: (id) => id !== 'c-proxy'})
+  assert.deepEqual(held.startContainers, [])
+  // Once the app runs, a sidecar that exited is restarted (with back-off), though the pod is Never.
+  const app = ac('c-app', 'app', 'h-app')
+  const crashed = ac('c-logs', 'logs', 'h-logs', exited(1, 100n, 1n))
+  assert.deepEqual(at([setupDone, proxy, crashed, app]).startContainers.map((s) => [s.container.name, s.backoffStep]), [['logs', 1]])
+  // The app has finished for good (Never): the sidecars are stopped, not restarted.
+  const done = at([setupDone, proxy, crashed, ac('c-app', 'app', 'h-app', exited(0, 10n, 1n))])
+  assert.deepEqual(done.startContainers, [])
+  assert.deepEqual(done.killContainers.map((k) => k.name), ['proxy'])
+  assert.match(done.reason, /the pod has finished: stopping sidecar proxy/)
+})

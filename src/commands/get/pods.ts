@@ -91,7 +91,9 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
       const wide = flags.output === 'wide'
       const headers = [...(flags['all-namespaces'] ? ['NAMESPACE'] : []), 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(wide ? ['IP', 'NODE', 'SOURCE', 'MESSAGE'] : [])]
       const rows = views.map(({pod: p, namespace, name, source}) => {
-        const cs = p.status?.containerStatuses ?? []
+        // As kubectl counts them: app containers and native sidecars (restartable init containers).
+        const sidecars = (p.status?.initContainerStatuses ?? []).filter((_, i) => p.spec?.initContainers?.[i]?.restartPolicy === 'Always')
+        const cs = [...(p.status?.containerStatuses ?? []), ...sidecars]
         const restarts = cs.reduce((n, c) => n + (c.restartCount ?? 0), 0)
         const last = cs
           .map((c) => c.lastState?.terminated?.finishedAt)
