@@ -257,6 +257,9 @@ export class PodSyncer {
     rec.lastError = {time: iso(now), reason: r.reason ?? 'Error', message: r.error ?? ''}
     log[isBackoff ? 'debug' : 'warn']('pod failed to converge', {pod: a.key, reason: r.reason, error: r.error})
     if (!isBackoff) status.event(a.key, 'Warning', r.reason === 'ErrImagePull' ? 'Failed' : r.reason === 'FailedPostStartHook' ? r.reason : 'FailedSync', r.error ?? 'failed')
+    if (r.reason === 'CreateContainerConfigError' && r.container) {
+      rec.waiting[r.container] = {reason: r.reason, message: r.error}
+    }
     if (isPull) {
       // ErrImagePull on the sync that tried and failed, ImagePullBackOff on the syncs that wait:
       // what kubectl shows.

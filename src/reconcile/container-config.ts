@@ -2,7 +2,8 @@
 // image's entrypoint, as the kubelet relies on), env with $(VAR) expansion, mounts, resources,
 // security context, kubelet-compatible labels, and the log path `<container>/<attempt>.log`.
 // Pure: everything from outside (volume host paths, ConfigMap/Secret data, the pod IP) is passed in.
-import type {Container, EnvVar, Pod} from 'kubernetes-types/core/v1.js'
+import type {Container, EnvVar, Pod, Volume} from 'kubernetes-types/core/v1.js'
+import {HOSTS_PATH} from './etc-hosts.js'
 import {ContainerConfig, SecurityProfile_ProfileType, type KeyValue, type Mount} from '../gen/runtime/v1/api.js'
 import type {DesiredContainer, DesiredPod} from '../model/desired.js'
 import {bytes, milliCpu} from '../lib/quantity.js'
@@ -26,6 +27,8 @@ export interface ContainerContext {
   podIP: string
   hostIP: string
   nodeName: string
+  /** The pod's managed /etc/hosts on the host (etc-hosts.ts). */
+  hostsFile?: string
 }
 
 // The kubelet's defaults for unprivileged containers: procfs and sysfs paths hidden or read-only.
@@ -152,8 +155,17 @@ export function subPathMounts(d: DesiredPod, c: Container, ctx: ContainerContext
   return out
 }
 
+/** Volumes of data the API owns, mounted read-only as the kubelet mounts them. */
+const apiData = (v: Volume | undefined) => !!(v?.configMap || v?.secret || v?.downwardAPI || v?.projected)
+
 function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
-  return (c.volumeMounts ?? []).map((vm, index) => {
+  const volumes = new Map((d.pod.spec?.volumes ?? []).map((v) => [v.name, v]))
+  const own = (c.volumeMounts ?? []).some((vm) => vm.mountPath === HOSTS_PATH)
+  const hosts: Mount[] =
+    ctx.hostsFile && !own
+      ? [{containerPath: HOSTS_PATH, hostPath: ctx.hostsFile, readonly: false, selinuxRelabel: false, propagation: 0, uidMappings: [], gidMappings: [], recursiveReadOnly: false, imageSubPath: '', mountOptions: []}]
+      : []
+  return [...hosts, ...(c.volumeMounts ?? []).map((vm, index) => {
     const volumePath = ctx.volumePaths.get(vm.name)
     if (volumePath === undefined) throw new PodrunError(`volumeMount ${vm.name}: volume was not prepared`)
     // Never volume + subPath as a string: the runtime would follow links a container planted.
@@ -162,7 +174,7 @@ function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
     return {
       containerPath: vm.mountPath,
       hostPath: host,
-      readonly: vm.readOnly === true,
+      readonly: vm.readOnly === true || apiData(volumes.get(vm.name)),
       selinuxRelabel: false,
       propagation: vm.mountPropagation === 'Bidirectional' ? 2 : vm.mountPropagation === 'HostToContainer' ? 1 : 0,
       uidMappings: [],
@@ -171,7 +183,7 @@ function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
       imageSubPath: '',
       mountOptions: [],
     }
-  })
+  })]
 }
 
 export function containerLabels(d: DesiredPod, dc: DesiredContainer, uid: string): Record<string, string> {
@@ -248,4 +260,22 @@ export function buildContainerConfig(d: DesiredPod, dc: DesiredContainer, ctx: C
       },
     },
   })
+}
+
+/**
+ * runAsNonRoot, checked before the container is made, with the kubelet's messages: an explicit
+ * runAsUser of 0 breaks the policy; without one, the image's user decides (root, or a name that
+ * cannot be checked, is refused).
+ */
+export function nonRootViolation(d: DesiredPod, c: Container, image: {uid?: bigint; username: string} | undefined): string | undefined {
+  const psc = d.pod.spec?.securityContext ?? {}
+  const sc = c.securityContext ?? {}
+  if ((sc.runAsNonRoot ?? psc.runAsNonRoot) !== true) return undefined
+  const who = `(pod: "${d.name}_${d.namespace}", container: ${c.name})`
+  const runAsUser = sc.runAsUser ?? psc.runAsUser
+  if (runAsUser !== undefined) return runAsUser === 0 ? `container's runAsUser breaks non-root policy ${who}` : undefined
+  if (image?.uid !== undefined) return image.uid === 0n ? `container has runAsNonRoot and image will run as root ${who}` : undefined
+  const user = image?.username ?? ''
+  if (user === '' || user === 'root') return `container has runAsNonRoot and image will run as root ${who}`
+  return `container has runAsNonRoot and image has non-numeric user (${user}), cannot verify user is non-root ${who}`
 }

@@ -11,10 +11,11 @@ import {isNotFound} from '../cri/errors.js'
 import type {DesiredPod} from '../model/desired.js'
 import type {ActualContainer, ActualPod} from '../model/actual.js'
 import {runHandler} from './handlers.js'
+import {writeHostsFile} from './etc-hosts.js'
 import {isPodrunError, PodrunError} from '../lib/errors.js'
 import type {PodActions, PodChange} from './plan.js'
 import {buildSandboxConfig, cgroupParent, podLogDir, type HostDns} from './sandbox-config.js'
-import {buildContainerConfig, subPathMounts, type ContainerContext, type DataLookup} from './container-config.js'
+import {buildContainerConfig, nonRootViolation, subPathMounts, type ContainerContext, type DataLookup} from './container-config.js'
 import {ImagePuller, type PullPolicy} from './images.js'
 import {podDir, prepareVolumes, removePodDir} from './volumes.js'
 import {bindSubPaths} from './subpath.js'
@@ -59,6 +60,8 @@ export interface PodResult {
   sandboxId?: string
   /** Mutating CRI calls made for this pod. */
   mutations: number
+  /** The container being started when it failed. */
+  container?: string
 }
 
 const grace = (ctx: ExecContext, d: DesiredPod | undefined, a: ActualPod | undefined): number => {
@@ -238,8 +241,10 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
     if (a.startContainers.length > 0 && !d.pod.spec?.hostNetwork) {
       podIP = (await withRetry(() => ctx.cri.podSandboxStatus(sandboxId!))).status?.network?.ip ?? ''
     }
+    const hostsFile = a.startContainers.length > 0 ? await writeHostsFile(podDir(ctx.podRoot, a.uid), d.pod, podIP) : undefined
     for (const s of a.startContainers) {
       step(`starting ${s.container.name}`)
+      res.container = s.container.name
       const cctx: ContainerContext = {
         uid: a.uid,
         attempt: s.attempt,
@@ -249,6 +254,13 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
         podIP: podIP || ctx.hostIP,
         hostIP: ctx.hostIP,
         nodeName: ctx.nodeName,
+        hostsFile,
+      }
+      const nonRoot = s.container.spec.securityContext?.runAsNonRoot ?? d.pod.spec?.securityContext?.runAsNonRoot
+      if (nonRoot) {
+        const img = await withRetry(() => ctx.cri.imageStatus(s.container.spec.image ?? ''))
+        const why = nonRootViolation(d, s.container.spec, img && {uid: img.uid?.value, username: img.username})
+        if (why) throw new PodrunError(why, {reason: 'CreateContainerConfigError'})
       }
       // Resolved again at every start: the container may have replaced the path since.
       cctx.subPaths = await bindSubPaths(podDir(ctx.podRoot, a.uid), s.container.name, subPathMounts(d, s.container.spec, cctx))

@@ -162,6 +162,48 @@ ${c('app', runner('app'))}`,
     assert.deepEqual(order().slice(5), ['stop-app', 'stop-side2', 'stop-side1'])
   })
 
+  it('runAsNonRoot refuses an image that runs as root, with the kubelet\'s message; a numeric runAsUser passes', async () => {
+    const dir = path.join(work, 'nonroot')
+    fs.mkdirSync(dir)
+    fs.writeFileSync(path.join(dir, 'root.yaml'), pod('asroot', 'exec sleep 3600', '      securityContext: {runAsNonRoot: true}\n'))
+    const r = await podrun('apply', '-f', path.join(dir, 'root.yaml'), '--wait-timeout', '20s')
+    assert.equal(r.code, 3, r.stdout + r.stderr)
+    assert.match(r.stderr, /CreateContainerConfigError|container has runAsNonRoot and image will run as root \(pod: "asroot_/)
+    assert.equal(await runningOf('asroot'), undefined)
+    const get = await waitFor('the reason in get pods', async () => {
+      const g = await podrun('get', 'pods', 'asroot', '-n', ns)
+      return /CreateContainerConfigError/.test(g.stdout) && g
+    })
+    assert.match(get.stdout, /asroot\s+0\/1\s+CreateContainerConfigError/)
+    fs.writeFileSync(path.join(dir, 'user.yaml'), pod('asuser', 'exec sleep 3600', '      securityContext: {runAsNonRoot: true, runAsUser: 65534}\n'))
+    const ok = await podrun('apply', '-f', path.join(dir, 'user.yaml'))
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+    await podrun('delete', '-f', dir, '--grace-period', '0')
+  })
+
+  it('configMap volumes are read-only; /etc/hosts has the pod\'s IP and hostAliases; qosClass is in the status', async () => {
+    const dir = path.join(work, 'files')
+    fs.mkdirSync(dir)
+    const res = '      resources: {limits: {cpu: 100m, memory: 32Mi}}\n      volumeMounts: [{name: cfg, mountPath: /cfg}]\n'
+    const extras = `  hostAliases: [{ip: 10.9.8.7, hostnames: [db.local, db]}]\n  volumes: [{name: cfg, configMap: {name: settings}}]\n`
+    fs.writeFileSync(
+      path.join(dir, 'files.yaml'),
+      `${pod('files', 'exec sleep 3600', res, {podExtra: extras})}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ${ns}}\ndata: {mode: fast}\n`,
+    )
+    const r = await podrun('apply', '-f', dir)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const c = (await runningOf('files'))!
+    const write = await cri.execSync(c.id, ['sh', '-c', 'echo slow > /cfg/mode'], 5)
+    assert.notEqual(write.exitCode, 0, 'a configMap volume must be read-only')
+    assert.match(Buffer.from(write.stderr).toString(), /Read-only file system/)
+    const hosts = Buffer.from((await cri.execSync(c.id, ['cat', '/etc/hosts'], 5)).stdout).toString()
+    const pod1 = JSON.parse((await podrun('get', 'pods', 'files', '-n', ns, '-o', 'json')).stdout)
+    assert.match(hosts, new RegExp(`^${pod1.status.podIP.replace(/\./g, '\\.')}\tfiles$`, 'm'))
+    assert.match(hosts, /^10\.9\.8\.7\tdb\.local\tdb$/m)
+    assert.equal(pod1.status.qosClass, 'Guaranteed')
+    await podrun('delete', '-f', dir, '--grace-period', '0')
+  })
+
   it('preStop runs on removal, inside the grace period of a PID 1 that ignores SIGTERM', async (t) => {
     const marks = path.join(work, 'marks')
     fs.mkdirSync(marks)
