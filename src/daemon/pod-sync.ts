@@ -14,6 +14,8 @@ import type {SyncResult} from '../reconcile/workers.js'
 import type {ActualPod} from '../model/actual.js'
 import type {DesiredPod} from '../model/desired.js'
 import {stopWithPreStop} from '../reconcile/execute.js'
+import {staleApiVolumes} from '../reconcile/volumes.js'
+import {podRoot} from '../lib/paths.js'
 import {APPLY_SOURCE, daemonScope, podLeaseName} from '../reconcile/ownership.js'
 import {tryLease, type Lease} from '../lib/lease.js'
 import type {Logger} from './log.js'
@@ -143,6 +145,18 @@ export class PodSyncer {
       return {}
     }
     status.record(key).waiting = {}
+    // ConfigMap, Secret and downwardAPI sources that changed reach the running pod's files in
+    // place (no restart), as the kubelet updates them.
+    if (d && a && !actions.killPod && !actions.createSandbox && a.sandboxes[0]?.state === 'READY' && w) {
+      const updated = await staleApiVolumes(d.pod, a.sandboxes[0].uid || actions.uid, podRoot(), w.data, {update: true}).catch((e: unknown) => {
+        log.warn('could not update the files of a volume', {pod: key, error: (e as Error).message})
+        return []
+      })
+      if (updated.length > 0) {
+        log.info('volume files updated in place', {pod: key, volumes: updated})
+        status.event(key, 'Normal', 'VolumeUpdated', `Updated the files of volume${updated.length > 1 ? 's' : ''} ${updated.join(', ')} in place`)
+      }
+    }
     let r: PodResult | undefined
     if (!isNoop(actions)) {
       log.info(describeActions(actions), {pod: key, change: actions.change})

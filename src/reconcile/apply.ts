@@ -10,6 +10,7 @@ import {execContext, nowNs, type PassOptions} from './engine.js'
 import {podFromRuntime, statusReason} from './status.js'
 import {isNoop, plan, type PodActions, type PodChange} from './plan.js'
 import {executePod} from './execute.js'
+import {staleApiVolumes} from './volumes.js'
 import {SharedListing} from './listing.js'
 import {PodWorkers, type SyncResult} from './workers.js'
 
@@ -103,9 +104,12 @@ export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise
     }
     return {}
   }
+  const refreshed = new Map<string, string[]>()
   const outcome = (key: string, ok: boolean, status: string, message?: string): PodOutcome => {
     const a = firstActions.get(key)!
-    return {key, name: a.name, namespace: a.namespace, change: a.change, ok, status, message}
+    // A pod whose volume files were updated in place was configured, though nothing restarted.
+    const change = a.change === 'unchanged' && (refreshed.get(key)?.length ?? 0) > 0 ? 'configured' : a.change
+    return {key, name: a.name, namespace: a.namespace, change, ok, status, message}
   }
   const verdict = (a: ActualPod | undefined) => (a ? settled(podFromRuntime(a, clock(), {backoff: o.backoff})) : ({done: false} as const))
 
@@ -121,6 +125,10 @@ export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise
     }
     lastChange.set(key, Date.now())
     let changed = false
+    if (!refreshed.has(key) && a.actual && !a.killPod && !a.createSandbox && a.actual.sandboxes[0]?.state === 'READY' && a.desired) {
+      // Changed ConfigMaps and Secrets reach a running pod's files in place, without a restart.
+      refreshed.set(key, await staleApiVolumes(a.desired.pod, a.actual.sandboxes[0].uid || a.uid, ctx.podRoot, o.data, {update: true}))
+    }
     if (!isNoop(a)) {
       const r = await executePod(a, ctx)
       doing.delete(key)

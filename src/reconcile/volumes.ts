@@ -4,6 +4,7 @@
 // symlink as the kubelet does, so a reader never sees half an update.
 import fs from 'node:fs/promises'
 import path from 'node:path'
+import {createHash} from 'node:crypto'
 import type {Pod, Volume} from 'kubernetes-types/core/v1.js'
 import {PodrunError} from '../lib/errors.js'
 import type {DataLookup} from './container-config.js'
@@ -95,6 +96,12 @@ async function publish(dir: string, files: FileEntry[], defaultMode: number): Pr
     const existing = await fs.lstat(link).catch(() => undefined)
     if (!existing) await fs.symlink(path.join('..data', t), link)
   }
+  // Names of keys that are gone (an update removed them) would dangle: remove them.
+  for (const name of await fs.readdir(dir)) {
+    if (name.startsWith('..') || tops.has(name)) continue
+    const target = await fs.readlink(path.join(dir, name)).catch(() => undefined)
+    if (target?.startsWith('..data/')) await fs.rm(path.join(dir, name), {force: true})
+  }
   if (old && old !== stamp) await fs.rm(path.join(dir, old), {recursive: true, force: true})
 }
 
@@ -157,12 +164,54 @@ export async function prepareVolumes(pod: Pod, uid: string, podRoot: string, loo
     const files = filesOf(v, pod, uid, ns, lookup)
     if (files === undefined) throw new PodrunError(`volume ${v.name}: this volume type is not supported on a standalone node`)
     const mode = v.configMap?.defaultMode ?? v.secret?.defaultMode ?? v.downwardAPI?.defaultMode ?? v.projected?.defaultMode ?? 0o644
-    const kind = v.configMap ? 'configmap' : v.secret ? 'secret' : v.downwardAPI ? 'downward-api' : 'projected'
-    const dir = path.join(base, kind, v.name)
+    const dir = apiVolumeDir(base, v)
     await publish(dir, files, mode)
+    await fs.writeFile(`${dir}.content`, contentHash(files, mode))
     out.set(v.name, dir)
   }
   return out
+}
+
+const apiVolumeDir = (base: string, v: Volume) => path.join(base, v.configMap ? 'configmap' : v.secret ? 'secret' : v.downwardAPI ? 'downward-api' : 'projected', v.name)
+
+/** What a volume's files hold, in one string (kept beside the volume, never inside it). */
+const contentHash = (files: FileEntry[], mode: number) =>
+  createHash('sha256')
+    .update(JSON.stringify([mode, [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))]))
+    .digest('hex')
+
+/**
+ * The configMap, secret, downwardAPI and projected volumes of a running pod whose files no longer
+ * hold what their sources say: the names, and (update) their files rewritten in place with the
+ * same atomic `..data` swap, as the kubelet updates them without restarting anything. subPath
+ * mounts and env values keep what they had, as in Kubernetes. A source that cannot be read now
+ * (a key gone) leaves the volume as it is.
+ */
+export async function staleApiVolumes(pod: Pod, uid: string, podRoot: string, lookup: DataLookup, o: {update: boolean}): Promise<string[]> {
+  const base = path.join(podDir(podRoot, uid), 'volumes')
+  const ns = pod.metadata?.namespace ?? 'default'
+  const stale: string[] = []
+  for (const v of pod.spec?.volumes ?? []) {
+    if (!(v.configMap || v.secret || v.downwardAPI || v.projected)) continue
+    const dir = apiVolumeDir(base, v)
+    const have = await fs.readFile(`${dir}.content`, 'utf8').catch(() => undefined)
+    if (have === undefined) continue // not made yet: the next start makes it
+    let files: FileEntry[] | undefined
+    try {
+      files = filesOf(v, pod, uid, ns, lookup)
+    } catch {
+      continue
+    }
+    const mode = v.configMap?.defaultMode ?? v.secret?.defaultMode ?? v.downwardAPI?.defaultMode ?? v.projected?.defaultMode ?? 0o644
+    const want = contentHash(files ?? [], mode)
+    if (want === have) continue
+    stale.push(v.name)
+    if (o.update) {
+      await publish(dir, files ?? [], mode)
+      await fs.writeFile(`${dir}.content`, want)
+    }
+  }
+  return stale
 }
 
 /**

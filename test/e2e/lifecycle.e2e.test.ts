@@ -204,6 +204,39 @@ ${c('app', runner('app'))}`,
     await podrun('delete', '-f', dir, '--grace-period', '0')
   })
 
+  it('a ConfigMap edit reaches the mounted file in place, the container id unchanged: under the daemon, and with diff and apply', async () => {
+    const cm = (v: string) => `---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: live-cfg, namespace: ${ns}}\ndata: {level: ${v}}\n`
+    const mount = '      volumeMounts: [{name: cfg, mountPath: /cfg}]\n'
+    const vol = '  volumes: [{name: cfg, configMap: {name: live-cfg}}]\n'
+    // The daemon's folder.
+    write('cfg.yaml', pod('cfgd', 'exec sleep 3600', mount, {podExtra: vol}) + cm('one'))
+    const c = await waitFor('cfgd running', () => runningOf('cfgd'))
+    const read = async (id: string) => Buffer.from((await cri.execSync(id, ['cat', '/cfg/level'], 5)).stdout).toString()
+    assert.equal(await read(c.id), 'one')
+    write('cfg.yaml', pod('cfgd', 'exec sleep 3600', mount, {podExtra: vol}) + cm('two'))
+    await waitFor('the new value in the container', async () => (await read(c.id)) === 'two', 15_000)
+    assert.equal((await runningOf('cfgd'))?.id, c.id, 'nothing restarted')
+    // apply: diff says what changes, apply says configured, nothing restarts.
+    const dir = path.join(work, 'cfg-apply')
+    fs.mkdirSync(dir)
+    const f = path.join(dir, 'p.yaml')
+    fs.writeFileSync(f, pod('cfga', 'exec sleep 3600', mount, {podExtra: vol}) + cm('alpha'))
+    assert.equal((await podrun('apply', '-f', f)).code, 0)
+    const ca = (await runningOf('cfga'))!
+    fs.writeFileSync(f, pod('cfga', 'exec sleep 3600', mount, {podExtra: vol}) + cm('beta'))
+    const diff = await podrun('diff', '-f', f)
+    assert.equal(diff.code, 1, diff.stdout + diff.stderr)
+    assert.match(diff.stdout, /volumes\[cfg\]/)
+    const r = await podrun('apply', '-f', f)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, /pod\/cfga configured/)
+    assert.equal(await read(ca.id), 'beta')
+    assert.equal((await runningOf('cfga'))?.id, ca.id)
+    assert.equal((await podrun('diff', '-f', f)).code, 0)
+    await podrun('delete', '-f', dir, '--grace-period', '0')
+    fs.rmSync(path.join(manifestDir, 'cfg.yaml'))
+  })
+
   it('preStop runs on removal, inside the grace period of a PID 1 that ignores SIGTERM', async (t) => {
     const marks = path.join(work, 'marks')
     fs.mkdirSync(marks)
