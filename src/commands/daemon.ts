@@ -27,6 +27,8 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     'stop-pods-on-exit': Flags.boolean({summary: 'On SIGTERM/SIGINT, delete the pods of the manifest folder before exiting.'}),
     parallel: Flags.integer({summary: 'Runtime calls that change something, in flight at once (a container waiting out its grace period takes none).', default: 4, min: 1}),
     'max-parallel-image-pulls': Flags.integer({summary: 'Image pulls in flight at once.', default: 1, min: 1}),
+    'min-ready': Flags.string({summary: 'A pod version Ready this long becomes the one an edit that fails rolls back to.', default: '10s'}),
+    'progress-deadline': Flags.string({summary: 'An edited pod of the folder that is not Ready within this long (or crash-loops) is rolled back to its last Ready version.', default: '10m'}),
   }
 
   async run(): Promise<void> {
@@ -47,6 +49,8 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       stopPodsOnExit: flags['stop-pods-on-exit'],
       parallel: flags.parallel,
       parallelPulls: flags['max-parallel-image-pulls'],
+      progressDeadlineMs: ms('progress-deadline'),
+      minReadyMs: ms('min-ready'),
     })
     if (opts.relistMs < 50 || opts.resyncMs < 100) throw new PodrunError('--relist-period must be at least 50ms and --resync-period at least 100ms', {reason: 'Usage'})
     const daemon = await runDaemon(opts)

@@ -27,6 +27,8 @@ import type {DaemonOptions} from './options.js'
 import {Pleg} from './pleg.js'
 import {PodSyncer} from './pod-sync.js'
 import {Prober} from './prober.js'
+import {Rollouts, rolloutsRoot} from './rollouts.js'
+import {desiredStateFromTexts} from '../manifest/index.js'
 import {PullBackoff} from './pull-backoff.js'
 import {RuntimeSession, type Connection} from './session.js'
 import type {AppliedSource} from './applied-source.js'
@@ -135,6 +137,13 @@ export class ReconcileLoop {
       now: this.now,
       forget: (key) => this.workers.forget(key),
       prober,
+      rollouts: new Rollouts(rolloutsRoot(), {
+        deadlineMs: this.opts.progressDeadlineMs,
+        minReadyMs: this.opts.minReadyMs,
+        now: this.now,
+        log: this.log,
+        parse: (pod, source) => desiredStateFromTexts([{file: source, text: JSON.stringify(pod)}], {source: () => source}).pods[0],
+      }),
     })
     this.workers = new PodWorkers({
       sync: async (key, signal) => {

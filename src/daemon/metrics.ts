@@ -123,6 +123,7 @@ export class DaemonMetrics {
   readonly manifestErrors = new Gauge('podrun_manifest_errors', 'Errors in the manifest files, by file (0 series when all are valid).')
   readonly runtimeUp = new Gauge('podrun_runtime_up', 'Whether the container runtime answers (1) or not (0).')
   readonly actions = new Counter('podrun_pod_actions_total', 'Pod changes carried out, by kind (created, configured, pruned) and result.')
+  readonly rollbacks = new Counter('podrun_rollbacks_total', 'Edited pods put back to their last Ready version, by pod.')
   readonly startTime = new Gauge('podrun_daemon_start_time_seconds', 'When the daemon started, seconds since the epoch.')
   // The process itself, under the names Prometheus client libraries use: on a small device the
   // daemon's own footprint is worth watching.
@@ -165,6 +166,7 @@ export class DaemonMetrics {
       this.manifestErrors,
       this.runtimeUp,
       this.actions,
+      this.rollbacks,
       this.startTime,
       this.rss,
       this.cpu,

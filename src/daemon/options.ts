@@ -40,6 +40,10 @@ export interface DaemonOptions {
   parallel: number
   /** Image pulls in flight. */
   parallelPulls: number
+  /** An edited pod not Ready within this long is rolled back to its last Ready version. */
+  progressDeadlineMs: number
+  /** A version is the pod's last Ready one once Ready this long. */
+  minReadyMs: number
 }
 
 export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
@@ -59,6 +63,8 @@ export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
     stopPodsOnExit: o.stopPodsOnExit ?? false,
     parallel: o.parallel ?? DEFAULT_PARALLEL,
     parallelPulls: o.parallelPulls ?? DEFAULT_PARALLEL_PULLS,
+    progressDeadlineMs: o.progressDeadlineMs ?? 600_000,
+    minReadyMs: o.minReadyMs ?? 10_000,
   }
 }
 

@@ -28,6 +28,7 @@ export function daemonExtras(list: DaemonPodList, info: DaemonPodInfo | undefine
 
 export const MANIFEST_CONDITION = 'podrun.io/ManifestValid'
 export const OWNER_CONDITION = 'podrun.io/OwnedByDaemon'
+export const ROLLOUT_CONDITION = 'podrun.io/ManifestVersionRunning'
 
 /** Puts what the daemon knows and the runtime cannot (a broken manifest, a conflict) on the Pod's status. */
 export function annotatePod(pod: Pod, info: DaemonPodInfo | undefined): void {
@@ -39,6 +40,10 @@ export function annotatePod(pod: Pod, info: DaemonPodInfo | undefined): void {
     const message = `manifest invalid, running the last good version: ${info.manifestError}${more}`
     conds.push({type: MANIFEST_CONDITION, status: 'False', reason: 'ManifestInvalid', message})
     messages.push(message)
+  }
+  if (info.rolledBack) {
+    conds.push({type: ROLLOUT_CONDITION, status: 'False', reason: 'RolledBack', message: info.rolledBack})
+    messages.push(info.rolledBack)
   }
   if (info.conflict) {
     conds.push({type: OWNER_CONDITION, status: 'False', reason: 'Conflict', message: info.conflict})

@@ -26,6 +26,7 @@ import type {RuntimeSession} from './session.js'
 import type {DesiredSources} from './desired.js'
 import type {StatusManager} from './status-manager.js'
 import type {Prober, ProbeTarget} from './prober.js'
+import type {Rollouts} from './rollouts.js'
 import {Annotation, annotationJson} from '../reconcile/labels.js'
 import type {Container} from 'kubernetes-types/core/v1.js'
 import type {CriClient} from '../cri/client.js'
@@ -44,6 +45,7 @@ export interface PodSyncDeps {
   /** The pod is gone from the runtime and from the folder: its worker may go. */
   forget: (key: string) => void
   prober: Prober
+  rollouts: Rollouts
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -93,7 +95,9 @@ export class PodSyncer {
     }
     let a = pods.find((p) => p.key === key)
     const w = sources.wanted(key, a)
-    const d = w?.pod
+    // A folder pod whose edited version was rolled back runs its last Ready version.
+    const eff = w && w.pod.source !== APPLY_SOURCE && !w.shadowed ? this.d.rollouts.effective(key, w.pod) : undefined
+    const d = eff?.pod ?? w?.pod
     const scope = daemonScope(d, a, {owns: sources.owns, frozen: sources.frozen})
     if (scope.kind === 'none') {
       // Not the daemon's (any more): nothing to do or show.
@@ -101,6 +105,7 @@ export class PodSyncer {
       this.lastChange.delete(key)
       this.kills.delete(key)
       this.d.prober.forget(key)
+      this.d.rollouts.forget(key)
       this.d.forget(key)
       return {}
     }
@@ -141,7 +146,7 @@ export class PodSyncer {
     const actions = plan(d ? [d] : [], a ? [a] : [], {now: BigInt(now) * 1_000_000n, prune, backoff: opts.backoff, started: (id) => this.d.prober.state(id)?.started ?? true})[0]
     if (!actions) {
       this.probe(key, a, d, conn.cri)
-      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a)})
+      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a), rolledBack: eff?.rolledBack})
       return {}
     }
     status.record(key).waiting = {}
@@ -170,7 +175,18 @@ export class PodSyncer {
       status.remove(key)
     } else {
       this.probe(key, a, d, conn.cri)
-      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a)})
+      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a), rolledBack: eff?.rolledBack})
+    }
+    // The edited version of a folder pod: Ready long enough to be the good one, or rolled back.
+    let judged: {rollBack?: string; requeueAfterMs?: number} = {}
+    if (eff && !eff.rolledBack && actions.change !== 'pruned') {
+      const looping = actions.waiting.find((x) => x.reason === 'CrashLoopBackOff')
+      judged = this.d.rollouts.judge(key, d!, {ready: status.pods().find((p) => p.key === key)?.ready === true, crashLooping: looping && `${looping.name}: ${looping.message}`})
+      if (judged.rollBack) {
+        log.warn('rolling back to the last Ready version', {pod: key, reason: judged.rollBack})
+        status.event(key, 'Warning', 'RolledBack', `Rolled back to the last Ready version: ${judged.rollBack}`)
+        metrics.rollbacks.inc({namespace: d!.namespace, pod: d!.name})
+      }
     }
     const ms = performance.now() - t0
     metrics.syncs.inc({result: failed ? 'error' : 'ok'})
@@ -178,7 +194,8 @@ export class PodSyncer {
 
     // When to come back: a back-off ends, a pull back-off ends, a look after changes (this sync's
     // view was built from the state before them), a failed pull shown as ImagePullBackOff soon.
-    let next = actions.requeueAfterMs ?? Infinity
+    if (judged.rollBack) return {requeueAfterMs: 1}
+    let next = Math.min(actions.requeueAfterMs ?? Infinity, judged.requeueAfterMs ?? Infinity)
     for (const s of actions.startContainers) {
       const f = this.d.pullBackoff.waiting(s.container.spec.image ?? '')
       if (f) next = Math.min(next, f.until - this.d.now())

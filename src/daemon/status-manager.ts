@@ -39,6 +39,8 @@ export interface PodReport {
   generation: string
   /** What the probes say of the pod's running containers, by container id. */
   probes?: Record<string, {ready: boolean; started: boolean}>
+  /** The manifest's version was rolled back: why. */
+  rolledBack?: string
 }
 
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -82,7 +84,7 @@ export class StatusManager {
       prev.desired === r.desired &&
       prev.conflict === r.conflict &&
       prev.generation === r.generation &&
-      prev.probes === JSON.stringify(r.probes ?? {}) &&
+      prev.probes === JSON.stringify(r.probes ?? {}) + (r.rolledBack ?? '') &&
       prev.lastError === rec.lastError &&
       !prev.waited &&
       Object.keys(rec.waiting).length === 0 &&
@@ -90,7 +92,7 @@ export class StatusManager {
     ) {
       return
     }
-    this.built.set(key, {actual: r.actual, desired: r.desired, conflict: r.conflict, generation: r.generation, lastError: rec.lastError, waited: Object.keys(rec.waiting).length > 0, probes: JSON.stringify(r.probes ?? {})})
+    this.built.set(key, {actual: r.actual, desired: r.desired, conflict: r.conflict, generation: r.generation, lastError: rec.lastError, waited: Object.keys(rec.waiting).length > 0, probes: JSON.stringify(r.probes ?? {}) + (r.rolledBack ?? '')})
     const {actual: a, desired: d, conflict, manifest} = r
     const info: DaemonPodInfo = {
       key,
@@ -105,6 +107,7 @@ export class StatusManager {
       lastError: rec.lastError,
       events: rec.events.list(),
       ...(r.probes && Object.keys(r.probes).length > 0 ? {probes: r.probes} : {}),
+      ...(r.rolledBack ? {rolledBack: r.rolledBack} : {}),
     }
     if (manifest && manifest.errors.length > 0) {
       info.manifestError = manifest.errors[0]

@@ -44,6 +44,8 @@ export interface DaemonPodInfo {
   conflict?: string
   /** Running from the last good version of a broken manifest. */
   frozen?: boolean
+  /** The manifest's edited version was rolled back to the last Ready one: why. */
+  rolledBack?: string
   /**
    * The manifest's containers, for a pod the runtime does not have (its sandbox could not be made,
    * or not yet): what `get pods` shows for it, as kubectl shows a pod still being created.

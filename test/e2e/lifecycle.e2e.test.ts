@@ -42,6 +42,15 @@ ${extra}`
 
 const write = (f: string, text: string) => fs.writeFileSync(path.join(manifestDir, f), text)
 
+async function startDaemon(): Promise<ChildProcess> {
+  const out = fs.openSync(daemonLog, 'a')
+  const args = ['daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--backoff-initial', '1s', '--progress-deadline', '6s', '--min-ready', '2s']
+  const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), ...args], {env, cwd: projectRoot, stdio: ['ignore', out, out]})
+  fs.closeSync(out)
+  await waitFor('the daemon', async () => (await getOverSocket(socket, '/readyz')).code === 200)
+  return child
+}
+
 describe('probes and hooks against the real runtime', {concurrency: false, timeout: 300_000}, () => {
   let cri: CriClient
   let daemon: ChildProcess | undefined
@@ -58,14 +67,7 @@ describe('probes and hooks against the real runtime', {concurrency: false, timeo
     assert.ok(endpoint && image, 'CONTAINER_RUNTIME_ENDPOINT and PODRUN_TEST_IMAGE must be set: run `eval "$(bash scripts/runtime.sh env)"` after `bash scripts/runtime.sh up`')
     cri = await connectCri({endpoint})
     fs.mkdirSync(manifestDir)
-    const out = fs.openSync(daemonLog, 'a')
-    daemon = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--backoff-initial', '1s'], {
-      env,
-      cwd: projectRoot,
-      stdio: ['ignore', out, out],
-    })
-    fs.closeSync(out)
-    await waitFor('the daemon', async () => (await getOverSocket(socket, '/readyz')).code === 200)
+    daemon = await startDaemon()
   })
 
   after(async () => {
@@ -235,6 +237,34 @@ ${c('app', runner('app'))}`,
     assert.equal((await podrun('diff', '-f', f)).code, 0)
     await podrun('delete', '-f', dir, '--grace-period', '0')
     fs.rmSync(path.join(manifestDir, 'cfg.yaml'))
+  })
+
+  it('a bad image edit under the daemon is rolled back to the last Ready version, and stays so across a daemon restart', async () => {
+    write('ro.yaml', pod('ro', 'exec sleep 3600'))
+    const c = await waitFor('ro running', () => runningOf('ro'))
+    await new Promise((r) => setTimeout(r, 3500)) // Ready for longer than --min-ready
+    const bad = image!.replace(/:[^:/]+$/, ':no-such-tag')
+    write('ro.yaml', pod('ro', 'exec sleep 3600').replace(`image: ${image}`, `image: ${bad}`))
+    const i = await waitFor('RolledBack', async () => {
+      const x = await info('ro')
+      return x?.rolledBack ? x : undefined
+    }, 30_000)
+    assert.match(i.rolledBack!, /not Ready within the progress deadline of 6s/)
+    const back = await waitFor('the old image running again', async () => {
+      const x = await runningOf('ro')
+      return x && x.id !== c.id && x
+    })
+    assert.equal(back.image?.image, c.image?.image, 'the successor runs the old image')
+    const get = await podrun('get', 'pods', 'ro', '-n', ns, '-o', 'wide')
+    assert.match(get.stdout, /rolled back to the last Ready version/)
+    // The record survives the daemon: a new one keeps the old version and does not try the bad one.
+    process.kill(daemon!.pid!, 'SIGKILL')
+    await new Promise((r) => daemon!.once('exit', r))
+    daemon = await startDaemon()
+    await new Promise((r) => setTimeout(r, 3000))
+    assert.equal((await runningOf('ro'))?.id, back.id)
+    assert.match((await info('ro'))?.rolledBack ?? '', /rolled back/)
+    fs.rmSync(path.join(manifestDir, 'ro.yaml'))
   })
 
   it('preStop runs on removal, inside the grace period of a PID 1 that ignores SIGTERM', async (t) => {

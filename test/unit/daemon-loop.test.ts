@@ -551,6 +551,39 @@ ${container}`
   })
 })
 
+describe('updates that roll back', () => {
+  it('an edit whose image cannot be pulled is rolled back to the last Ready version after the deadline; a new edit is tried', async () => {
+    const fake = await FakeCri.start({images: ['busybox:1.35', 'busybox:v2']})
+    fake.markImageMissing('registry.invalid/nosuch:1')
+    const dd = dirs()
+    const d = await start(fake, options(dd, {progressDeadlineMs: 800, minReadyMs: 200}))
+    const write = (text: string) => fs.writeFileSync(path.join(dd.manifestDir, 'ro.yaml'), text)
+    try {
+      write(pod('ro'))
+      await waitFor('ro running', () => running(fake, 'ro')[0])
+      await new Promise((r) => setTimeout(r, 700)) // Ready for longer than --min-ready
+      write(pod('ro', {image: 'registry.invalid/nosuch:1'}))
+      await waitFor('the bad version tried', () => fake.callsOf('PullImage').some((c) => (c.request as {image?: {image: string}}).image?.image.includes('nosuch')))
+      const info = await waitFor('rolled back', () => (podInfo(d, 'default/ro')?.rolledBack ? podInfo(d, 'default/ro') : undefined), 5000)
+      assert.match(info.rolledBack!, /not Ready within the progress deadline/)
+      assert.ok(info.events.some((e) => e.reason === 'RolledBack'))
+      await waitFor('the old image running again', () => running(fake, 'ro').find((c) => c.config.image?.image === 'busybox:1.35'), 5000)
+      // Not tried again while the file stays as it is.
+      const pulls = fake.callsOf('PullImage').length
+      await new Promise((r) => setTimeout(r, 1200))
+      assert.equal(fake.callsOf('PullImage').length, pulls)
+      assert.match((await getOverSocket(path.join(dd.stateDir, 'podrun.sock'), '/metrics')).body, /podrun_rollbacks_total\{namespace="default",pod="ro"\} 1/)
+      // A new edit is tried.
+      write(pod('ro', {image: 'busybox:v2'}))
+      await waitFor('v2 running', () => running(fake, 'ro').find((c) => c.config.image?.image === 'busybox:v2'), 5000)
+      await waitFor('the roll-back mark gone', () => !podInfo(d, 'default/ro')?.rolledBack, 3000)
+    } finally {
+      await d.stop({stopPods: true})
+      await fake.close()
+    }
+  })
+})
+
 describe('daemon with a runtime that streams container events', () => {
   it('restarts a crashed container on the event, without waiting for a relist', async () => {
     const fake = await FakeCri.start({images: ['busybox:1.35'], events: true})
