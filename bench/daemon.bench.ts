@@ -31,6 +31,7 @@ import {buildContainerConfig} from '../src/reconcile/container-config.js'
 import {buildSandboxConfig, parseResolvConf} from '../src/reconcile/sandbox-config.js'
 import {podYaml, type PodYamlOptions} from '../test/support/pod-yaml.js'
 import {median} from './lib/stats.js'
+import {procStat} from './lib/procstat.js'
 import {removeSandboxes} from './lib/cluster.js'
 import {getOverSocket, waitFor} from '../test/support/wait.js'
 
@@ -99,26 +100,6 @@ async function daemonOnce(cri: CriClient, name: string): Promise<number> {
   fs.writeFileSync(path.join(manifestDir, `${name}.yaml`), pod(name))
   const c = await waitFor(`${name} running`, async () => (await cri.listContainers(sel(name))).find((c) => c.state === 1), 60_000, 20)
   return nsToMs((await cri.containerStatus(c.id)).status!.startedAt) - t0
-}
-
-/**
- * CPU of a process two ways: utime+stime ticks from /proc/PID/stat, and the scheduler's own
- * nanosecond runtime of all its threads from /proc/PID/task/TID/schedstat (precise; ticks are not).
- */
-function procStat(pid: number): {cpuTicks: number; runNs: number; rssKb: number; hwmKb: number} {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0)
-  let runNs = 0
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      runNs += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0])
-    } catch {
-      // thread gone
-    }
-  }
-  return {cpuTicks: Number(f[11]) + Number(f[12]), runNs, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM')}
 }
 
 /** Where a process's resident memory is, from /proc/PID/smaps, in kB. */

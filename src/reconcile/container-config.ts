@@ -29,6 +29,8 @@ export interface ContainerContext {
   nodeName: string
   /** The pod's managed /etc/hosts on the host (etc-hosts.ts). */
   hostsFile?: string
+  /** This attempt's termination-message file on the host (termination.ts). */
+  terminationLog?: string
 }
 
 // The kubelet's defaults for unprivileged containers: procfs and sysfs paths hidden or read-only.
@@ -161,11 +163,10 @@ const apiData = (v: Volume | undefined) => !!(v?.configMap || v?.secret || v?.do
 function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
   const volumes = new Map((d.pod.spec?.volumes ?? []).map((v) => [v.name, v]))
   const own = (c.volumeMounts ?? []).some((vm) => vm.mountPath === HOSTS_PATH)
-  const hosts: Mount[] =
-    ctx.hostsFile && !own
-      ? [{containerPath: HOSTS_PATH, hostPath: ctx.hostsFile, readonly: false, selinuxRelabel: false, propagation: 0, uidMappings: [], gidMappings: [], recursiveReadOnly: false, imageSubPath: '', mountOptions: []}]
-      : []
-  return [...hosts, ...(c.volumeMounts ?? []).map((vm, index) => {
+  const file = (containerPath: string, hostPath: string): Mount => ({containerPath, hostPath, readonly: false, selinuxRelabel: false, propagation: 0, uidMappings: [], gidMappings: [], recursiveReadOnly: false, imageSubPath: '', mountOptions: []})
+  const hosts = ctx.hostsFile && !own ? [file(HOSTS_PATH, ctx.hostsFile)] : []
+  const term = ctx.terminationLog && c.terminationMessagePath ? [file(c.terminationMessagePath, ctx.terminationLog)] : []
+  return [...hosts, ...term, ...(c.volumeMounts ?? []).map((vm, index) => {
     const volumePath = ctx.volumePaths.get(vm.name)
     if (volumePath === undefined) throw new PodrunError(`volumeMount ${vm.name}: volume was not prepared`)
     // Never volume + subPath as a string: the runtime would follow links a container planted.

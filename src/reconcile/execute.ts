@@ -12,6 +12,7 @@ import type {DesiredPod} from '../model/desired.js'
 import type {ActualContainer, ActualPod} from '../model/actual.js'
 import {runHandler} from './handlers.js'
 import {writeHostsFile} from './etc-hosts.js'
+import {makeTerminationLog} from './termination.js'
 import {isPodrunError, PodrunError} from '../lib/errors.js'
 import type {PodActions, PodChange} from './plan.js'
 import {buildSandboxConfig, cgroupParent, podLogDir, type HostDns} from './sandbox-config.js'
@@ -255,6 +256,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
         hostIP: ctx.hostIP,
         nodeName: ctx.nodeName,
         hostsFile,
+        terminationLog: await makeTerminationLog(ctx.podRoot, a.uid, s.container.name, s.attempt),
       }
       const nonRoot = s.container.spec.securityContext?.runAsNonRoot ?? d.pod.spec?.securityContext?.runAsNonRoot
       if (nonRoot) {

@@ -5,8 +5,12 @@ import type {CriClient} from '../cri/client.js'
 import type {Container, PodSandbox} from '../cri/types.js'
 import type {ActualContainer, ActualPod, ContainerState, SandboxState} from '../model/actual.js'
 import {objectKey} from '../model/desired.js'
-import {Label, managedSelector} from './labels.js'
+import {Annotation, annotationJson, Label, managedSelector} from './labels.js'
 import {compareText} from '../lib/compare.js'
+import {joinInside, logRoot, podRoot} from '../lib/paths.js'
+import {podLogDir} from './sandbox-config.js'
+import {terminationMessage} from './termination.js'
+import type {Container as K8sContainer} from 'kubernetes-types/core/v1.js'
 
 /** CRI state numbers, in the order of the runtime's enums. */
 export const SANDBOX_STATES: SandboxState[] = ['READY', 'NOTREADY']
@@ -91,9 +95,30 @@ export async function fillStatus(cri: CriClient, c: ActualContainer): Promise<vo
     c.finishedAt = st.finishedAt
     c.reason = st.reason
     c.message = st.message
+    if (c.state === 'EXITED' && !c.message) c.message = await messageOf(c)
     if (st.image?.image && !c.image) c.image = st.image.image
   } catch {
     // Removed between list and status: the next pass sees it gone.
+  }
+}
+
+/** What the program left in its termination-message file (termination.ts). */
+async function messageOf(c: ActualContainer): Promise<string> {
+  const uid = c.labels[Label.podUid] ?? ''
+  const ns = c.labels[Label.podNamespace] ?? ''
+  const pod = c.labels[Label.podName] ?? ''
+  try {
+    return await terminationMessage({
+      podRoot: podRoot(),
+      uid,
+      container: c.name,
+      attempt: c.attempt,
+      spec: annotationJson<K8sContainer>(c.annotations, Annotation.containerSpec),
+      exitCode: c.exitCode,
+      logFile: joinInside(podLogDir(logRoot(), ns, pod, uid), c.name, `${c.attempt}.log`),
+    })
+  } catch {
+    return ''
   }
 }
 

@@ -267,6 +267,22 @@ ${c('app', runner('app'))}`,
     fs.rmSync(path.join(manifestDir, 'ro.yaml'))
   })
 
+  it('termination messages: what the program wrote to /dev/termination-log, or its log\'s end with FallbackToLogsOnError', async () => {
+    const dir = path.join(work, 'term')
+    fs.mkdirSync(dir)
+    fs.writeFileSync(path.join(dir, 'a.yaml'), pod('tmsg', 'echo "disk full on /data" > /dev/termination-log; exit 3', '', {podExtra: '  restartPolicy: Never\n'}))
+    fs.writeFileSync(path.join(dir, 'b.yaml'), pod('tlog', 'echo starting; echo "cannot reach the broker" >&2; exit 4', '      terminationMessagePolicy: FallbackToLogsOnError\n', {podExtra: '  restartPolicy: Never\n'}))
+    await podrun('apply', '-f', dir)
+    const state = async (name: string) => JSON.parse((await podrun('get', 'pods', name, '-n', ns, '-o', 'json')).stdout).status.containerStatuses[0].state
+    const a = await waitFor('tmsg terminated', async () => (await state('tmsg')).terminated)
+    assert.equal(a.exitCode, 3)
+    assert.equal(a.message, 'disk full on /data')
+    const b = await waitFor('tlog terminated', async () => (await state('tlog')).terminated)
+    assert.equal(b.exitCode, 4)
+    assert.equal(b.message, 'starting\ncannot reach the broker')
+    await podrun('delete', '-f', dir, '--grace-period', '0')
+  })
+
   it('preStop runs on removal, inside the grace period of a PID 1 that ignores SIGTERM', async (t) => {
     const marks = path.join(work, 'marks')
     fs.mkdirSync(marks)
