@@ -32,6 +32,8 @@ import {buildSandboxConfig, parseResolvConf} from '../src/reconcile/sandbox-conf
 import {podYaml, type PodYamlOptions} from '../test/support/pod-yaml.js'
 import {median} from './lib/stats.js'
 import {procStat} from './lib/procstat.js'
+import {unitNodeOptions} from './lib/unit.js'
+import {daemonWorkspace} from '../test/support/daemon-workspace.js'
 import {removeSandboxes} from './lib/cluster.js'
 import {getOverSocket, waitFor} from '../test/support/wait.js'
 
@@ -47,18 +49,11 @@ const RELIST_MS = 1000
 const SLOW_GRACE_S = 20
 const DELETE_PODS = 12
 const DELETE_GRACE_S = 3
-const ns = `bench-daemon-${process.pid}`
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-bench-daemon-'))
-const manifestDir = path.join(work, 'manifests')
-const stateDir = path.join(work, 'state')
-const socket = path.join(stateDir, 'podrun.sock')
-const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs')}
-// The daemon runs with the V8 flags its systemd unit sets (contrib/podrun.service), as on a device.
-const unitNodeOptions = /^Environment=NODE_OPTIONS=(.*)$/m.exec(fs.readFileSync(path.join(root, 'contrib/podrun.service'), 'utf8'))?.[1] ?? ''
+const {ns, work, manifestDir, stateDir, socket, env} = daemonWorkspace('daemon', 'bench')
 // BENCH_HEAP_DIR: a V8 heap snapshot of the idle daemon is written there, to see where memory goes.
 const heapDir = process.env.BENCH_HEAP_DIR
 const heapFlags = heapDir ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}` : ''
-const daemonEnv = {...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${unitNodeOptions} ${heapFlags}`.trim()}
+const daemonEnv = {...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${unitNodeOptions(root)} ${heapFlags}`.trim()}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const nsToMs = (ns: bigint) => Number(ns / 1000n) / 1000
 

@@ -18,6 +18,8 @@ import {fileURLToPath} from 'node:url'
 import {connectCri} from '../src/cri/client.js'
 import {getOverSocket, waitFor} from '../test/support/wait.js'
 import {procStat} from './lib/procstat.js'
+import {unitNodeOptions} from './lib/unit.js'
+import {daemonWorkspace} from '../test/support/daemon-workspace.js'
 import {median} from './lib/stats.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
@@ -27,13 +29,7 @@ const PODS = Number(process.env.BENCH_PODS ?? 100)
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60)
 const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 20)
 const BASE_PORT = 24000
-const ns = `bench-probes-${process.pid}`
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-bench-probes-'))
-const manifestDir = path.join(work, 'manifests')
-const stateDir = path.join(work, 'state')
-const socket = path.join(stateDir, 'podrun.sock')
-const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs')}
-const unitNodeOptions = /^Environment=NODE_OPTIONS=(.*)$/m.exec(fs.readFileSync(path.join(root, 'contrib/podrun.service'), 'utf8'))?.[1] ?? ''
+const {ns, work, manifestDir, stateDir, socket, env} = daemonWorkspace('probes', 'bench')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 type Kind = 'none' | 'httpGet' | 'exec'
@@ -65,7 +61,7 @@ async function main(): Promise<void> {
   const cri = await connectCri({endpoint, timeoutMs: 30_000})
   const logFd = fs.openSync(path.join(work, 'daemon.log'), 'a')
   const daemon: ChildProcess = spawn(process.execPath, [path.join(root, 'bin/run.js'), 'daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir], {
-    env: {...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${unitNodeOptions}`.trim()},
+    env: {...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${unitNodeOptions(root)}`.trim()},
     stdio: ['ignore', logFd, logFd],
   })
   fs.closeSync(logFd)

@@ -1,4 +1,4 @@
-// A temporary workspace for an end-to-end test that runs `podrun daemon`: its namespace, folders,
+// A temporary workspace for an end-to-end test or a benchmark that runs `podrun daemon`: its namespace, folders,
 // API socket, log file and the environment that points podrun at them.
 import fs from 'node:fs'
 import os from 'node:os'
@@ -14,12 +14,13 @@ export interface DaemonWorkspace {
   env: NodeJS.ProcessEnv
 }
 
-export function daemonWorkspace(name: string): DaemonWorkspace {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), `podrun-${name}-`))
+/** kind: what runs it ("e2e" tests, "bench" benchmarks), in the namespace's name. */
+export function daemonWorkspace(name: string, kind: 'e2e' | 'bench' = 'e2e'): DaemonWorkspace {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `podrun-${kind === 'bench' ? 'bench-' : ''}${name}-`))
   const stateDir = path.join(work, 'state')
   const socket = path.join(stateDir, 'podrun.sock')
   return {
-    ns: `e2e-${name}-${process.pid}`,
+    ns: `${kind}-${name}-${process.pid}`,
     work,
     manifestDir: path.join(work, 'manifests'),
     stateDir,
