@@ -47,7 +47,7 @@ function version(): string {
 
 export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promise<DaemonHandle> {
   const log = deps.log ?? createLogger({level: opts.logLevel})
-  const lock: Lock = acquireLock(opts.stateDir)
+  const lock: Lock = await acquireLock(opts.stateDir)
   let api: ApiServer | undefined
   const watchers: DirWatcher[] = []
   try {

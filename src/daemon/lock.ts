@@ -1,10 +1,12 @@
-// One daemon per state folder: `<state-dir>/daemon.pid`, created exclusively (O_EXCL). A lock
-// file whose pid is alive and runs a podrun daemon (by /proc/PID/cmdline) refuses a second daemon;
-// one left by a daemon that died (kill -9, power loss on a persistent folder) is taken over.
+// One daemon per state folder: a lease the kernel holds for the daemon's life (acquireLock), and
+// `<state-dir>/daemon.pid` naming the holder. A pid file left by a daemon that died (kill -9, power
+// loss on a persistent folder) means nothing: the lease went with its process.
 import fs from 'node:fs'
 import path from 'node:path'
 import {PodrunError} from '../lib/errors.js'
 import {LOCK_NAME} from './options.js'
+import {tryLease} from '../lib/lease.js'
+import {writeAtomic} from '../lib/atomic.js'
 
 /** Lock files this process holds (a second daemon in the same process is refused too). */
 const held = new Set<string>()
@@ -67,48 +69,50 @@ export function lockHolder(file: string): number | undefined {
   return isDaemonCmdline(argv) ? pid : undefined
 }
 
-export function acquireLock(stateDir: string): Lock {
+/**
+ * Takes the state folder: a lease held by the kernel (an abstract unix socket named after the
+ * folder, lib/lease.ts), released by the kernel however the process dies, so no stale lock can
+ * outlive its daemon and two daemons starting at once cannot both win (checking a lock file's pid,
+ * removing it and creating it again is not atomic). daemon.pid says who holds it, for people and
+ * for the refusal's message.
+ */
+export async function acquireLock(stateDir: string): Promise<Lock> {
   fs.mkdirSync(stateDir, {recursive: true, mode: 0o700})
   const file = path.join(stateDir, LOCK_NAME)
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644)
-      fs.writeSync(fd, `${process.pid}\n`)
-      fs.closeSync(fd)
-      held.add(path.resolve(file))
-      return {
-        path: file,
-        pid: process.pid,
-        release() {
-          held.delete(path.resolve(file))
-          try {
-            if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file)
-          } catch {
-            // already gone
-          }
-        },
-      }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new PodrunError(`cannot create the lock file ${file}: ${(e as Error).message}`, {
-          reason: 'LockFailed',
-          suggestions: ['run as root, or choose a writable folder with --state-dir'],
-        })
-      }
+  const lease = await tryLease(`daemon:${fs.realpathSync(stateDir)}`)
+  if (!lease) {
+    // The holder writes daemon.pid right after taking the lease: give it a moment to.
+    let holder = lockHolder(file)
+    for (let i = 0; i < 20 && holder === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 25))
+      holder = lockHolder(file)
     }
-    const holder = lockHolder(file)
-    if (holder !== undefined) {
-      throw new PodrunError(`another podrun daemon (pid ${holder}) is running with state folder ${stateDir}`, {
-        reason: 'AlreadyRunning',
-        suggestions: [`stop it first (kill ${holder}), or give this one its own --state-dir`],
-      })
-    }
-    // Stale: its daemon is gone. Take it over.
-    try {
-      fs.unlinkSync(file)
-    } catch {
-      // someone else removed it: try again
-    }
+    throw new PodrunError(`another podrun daemon${holder !== undefined ? ` (pid ${holder})` : ''} is running with state folder ${stateDir}`, {
+      reason: 'AlreadyRunning',
+      suggestions: [holder !== undefined ? `stop it first (kill ${holder}), or give this one its own --state-dir` : 'stop it first, or give this one its own --state-dir'],
+    })
   }
-  throw new PodrunError(`could not take the lock file ${file}: another daemon may be starting at the same time`, {reason: 'LockFailed'})
+  try {
+    writeAtomic(file, `${process.pid}\n`, 0o644)
+  } catch (e) {
+    await lease.release()
+    throw new PodrunError(`cannot write the lock file ${file}: ${(e as Error).message}`, {
+      reason: 'LockFailed',
+      suggestions: ['run as root, or choose a writable folder with --state-dir'],
+    })
+  }
+  held.add(path.resolve(file))
+  return {
+    path: file,
+    pid: process.pid,
+    release() {
+      held.delete(path.resolve(file))
+      try {
+        if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.unlinkSync(file)
+      } catch {
+        // already gone
+      }
+      void lease.release()
+    },
+  }
 }

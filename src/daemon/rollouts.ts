@@ -9,7 +9,7 @@ import {createHash} from 'node:crypto'
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import type {DesiredPod} from '../model/desired.js'
 import {joinInside} from '../lib/paths.js'
-import {writeAtomic} from '../reconcile/applied-store.js'
+import {writeAtomic} from '../lib/atomic.js'
 import type {Logger} from './log.js'
 
 /** A version counts as good once Ready this long without a break (--min-ready). */

@@ -12,6 +12,7 @@ import type {DesiredPod} from '../model/desired.js'
 import type {DesiredConfigMap, DesiredSecret} from '../manifest/types.js'
 import {referencesOf} from '../manifest/references.js'
 import {joinInside} from '../lib/paths.js'
+import {syncDir, writeAtomic} from '../lib/atomic.js'
 
 /** $PODRUN_ROOT/applied, default /var/lib/podrun/applied. */
 export function appliedRoot(): string {
@@ -32,30 +33,6 @@ export function appliedRecord(d: DesiredPod, configMaps: DesiredConfigMap[], sec
     .filter((s) => s.namespace === d.namespace && wants('Secret', s.name))
     .map((s) => ({apiVersion: 'v1', kind: 'Secret', metadata: {name: s.name, namespace: s.namespace}, type: s.type, data: s.data, ...(s.immutable ? {immutable: true} : {})}))
   return JSON.stringify({apiVersion: 'v1', kind: 'List', items: [d.pod, ...cms, ...secs]}, null, 1) + '\n'
-}
-
-/** Writes a file so that a power cut leaves either the old content or the new, never a mix. */
-export function writeAtomic(file: string, text: string, mode = 0o600): void {
-  const dir = path.dirname(file)
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`)
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, mode)
-  try {
-    fs.writeFileSync(fd, text)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  fs.renameSync(tmp, file)
-  syncDir(dir)
-}
-
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
 }
 
 /** The store folder, made root-only if new (and refused if it is a link). */

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import {execFile, spawn, type ChildProcess} from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {after, before, describe, it} from 'node:test'
@@ -349,5 +350,33 @@ describe('podrun daemon against the real runtime', {concurrency: false, timeout:
     for (let i = 0; i < 4; i++) assert.equal((await sandboxesOf(`term${i}`)).length, 0)
     // One grace period and the runtime's teardown; one after the other would be 20 s.
     assert.ok(ms >= 5000 && ms < 15_000, `took ${ms} ms`)
+  })
+})
+
+describe('the daemon lock, with real processes', {timeout: 180_000}, () => {
+  it('two daemons started together on one state folder, 20 times: exactly one wins each time', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-lock-'))
+    const run = () =>
+      spawn(process.execPath, [path.join(root, 'bin/run.js'), 'daemon', '--state-dir', path.join(dir, 'state'), '--runtime-endpoint', `unix://${path.join(dir, 'no-runtime.sock')}`], {
+        env: {...env, PODRUN_ROOT: path.join(dir, 'root')},
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+    for (let round = 0; round < 20; round++) {
+      const pair = [run(), run()]
+      const stderr = pair.map((c) => {
+        let text = ''
+        c.stderr!.on('data', (b: Buffer) => (text += b.toString()))
+        return () => text
+      })
+      // The loser exits, naming the winner; the winner serves its API.
+      const loser = await Promise.race(pair.map((c, i) => exited(c).then(() => i)))
+      const winner = pair[1 - loser]
+      assert.match(stderr[loser](), /another podrun daemon \(pid \d+\) is running/, `round ${round}`)
+      await pollUntil('the winner\'s API', async () => (await getOverSocket(path.join(dir, 'state', 'podrun.sock'), '/healthz')).code === 200, 10_000, 50)
+      assert.equal(winner.exitCode, null, `round ${round}: the winner is still running`)
+      process.kill(winner.pid!, 'SIGTERM')
+      await exited(winner)
+    }
+    fs.rmSync(dir, {recursive: true, force: true})
   })
 })
