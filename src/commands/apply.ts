@@ -38,7 +38,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
 
   async run(): Promise<void> {
     const {flags} = this
-    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE})
+    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE, verb: 'apply'})
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {applyPods} = await import('../reconcile/apply.js')
     const {dataLookup} = await import('../reconcile/data.js')

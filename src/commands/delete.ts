@@ -34,7 +34,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
     const type = (argv as string[])[0]
     let keys: Set<string> | undefined
     if (flags.filename) {
-      const state = await loadManifests(flags.filename, {recursive: flags.recursive})
+      const state = await loadManifests(flags.filename, {recursive: flags.recursive, verb: 'delete'})
       keys = new Set(state.pods.map((p) => p.key))
     } else if (type === undefined || !['pod', 'pods', 'po'].includes(type)) {
       throw new PodrunError('say what to delete: -f FILE, or pod NAME..., or pods --all', {reason: 'Usage'})

@@ -16,7 +16,7 @@ export default class Diff extends BaseCommand<typeof Diff> {
 
   async run(): Promise<void> {
     const {flags} = this
-    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE})
+    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE, verb: 'diff'})
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {isNoop} = await import('../reconcile/plan.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})

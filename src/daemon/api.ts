@@ -113,7 +113,13 @@ export class ApiServer {
     }
     const m = /^\/api\/v1\/pods\/([^/]+)\/([^/]+)$/.exec(p)
     if (m) {
-      const key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`
+      let key: string
+      try {
+        key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`
+      } catch {
+        sendJson(res, 400, {error: `malformed path: ${p}`})
+        return
+      }
       const pod = this.src.pods().find((x) => x.key === key)
       if (pod) sendJson(res, 200, pod)
       else sendJson(res, 404, {error: `pod ${key} is not known to the daemon`})

@@ -53,8 +53,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       this.renderError(err)
       this.exit(err.exitCode)
     }
-    // oclif's own parse errors (unknown flag, missing arg) already read well.
-    if (err.oclif?.exit !== undefined) return super.catch(err)
+    // oclif's own parse errors (unknown flag, missing arg) read well, but exit as invalid input
+    // (1): exit code 2 means the runtime could not be reached.
+    if (err.oclif?.exit !== undefined) {
+      if (err.oclif.exit === 0) return super.catch(err)
+      this.renderError(new PodrunError(err.message, {reason: 'Usage', exitCode: ExitCode.invalid, suggestions: [`see \`podrun ${this.id?.replace(/:/g, ' ') ?? ''} --help\``]}))
+      this.exit(ExitCode.invalid)
+    }
     const wrapped = new PodrunError(`internal error: ${err.message}`, {exitCode: ExitCode.internal, reason: 'Internal'})
     this.renderError(wrapped)
     if (process.env.PODRUN_DEBUG) process.stderr.write(`${err.stack}\n`)

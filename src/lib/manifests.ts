@@ -5,7 +5,7 @@ import {ExitCode, PodrunError} from './errors.js'
 import type {DesiredState} from '../manifest/types.js'
 import {formatDiagnostic} from '../manifest/format.js'
 
-export async function loadManifests(paths: string[], opts: {recursive?: boolean; source?: (file: string) => string}): Promise<DesiredState> {
+export async function loadManifests(paths: string[], opts: {recursive?: boolean; source?: (file: string) => string; verb: string}): Promise<DesiredState> {
   const {loadDesiredState} = await import('../manifest/index.js')
   const state = await loadDesiredState(paths, {recursive: opts.recursive, source: opts.source})
   for (const d of state.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n')
@@ -15,6 +15,14 @@ export async function loadManifests(paths: string[], opts: {recursive?: boolean;
       exitCode: ExitCode.invalid,
       reason: 'ManifestInvalid',
       suggestions: ['fix the problems above; `podrun validate -f ...` checks manifests without touching the runtime'],
+    })
+  }
+  // As kubectl: an empty folder or empty input is a mistake, not "nothing to do".
+  if (state.pods.length === 0) {
+    throw new PodrunError(`no objects passed to ${opts.verb}: ${paths.join(', ')} hold${paths.length === 1 ? 's' : ''} no Pod`, {
+      exitCode: ExitCode.invalid,
+      reason: 'NoObjects',
+      suggestions: ['check the path (-R reads subfolders), or that the manifests are kind: Pod'],
     })
   }
   return state

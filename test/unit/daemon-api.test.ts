@@ -104,6 +104,7 @@ describe('daemon API', () => {
     const one = await get({socketPath}, '/api/v1/pods/default/web')
     assert.deepEqual(JSON.parse(one.body), web)
     assert.equal((await get({socketPath}, '/api/v1/pods/default/nope')).code, 404)
+    assert.equal((await get({socketPath}, '/api/v1/pods/%ZZ/x')).code, 400)
     assert.deepEqual(JSON.parse((await get({socketPath}, '/api/v1/status')).body), status)
   })
 

@@ -42,3 +42,19 @@ test('podrun version does load gRPC (the hook sees it)', () => {
   assert.match(r.stderr, /nonexistent-podrun\.sock/)
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace')
 })
+
+test('exit codes as the README states them: a usage error is invalid input (1), not "runtime unreachable" (2)', () => {
+  const r = run(['get', 'pods', '--no-such-flag'])
+  assert.equal(r.code, 1, r.stderr)
+  assert.match(r.stderr, /no-such-flag/)
+})
+
+test('apply, diff and delete -f of a folder with no pods are an error (kubectl: "no objects passed to apply")', () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-empty-'))
+  for (const verb of ['apply', 'diff', 'delete']) {
+    const r = run([verb, '-f', empty, '--runtime-endpoint', 'unix:///nonexistent-podrun.sock'])
+    assert.equal(r.code, 1, `${verb}: ${r.stderr}`)
+    assert.match(r.stderr, new RegExp(`no objects passed to ${verb}: .* holds no Pod`))
+  }
+  fs.rmSync(empty, {recursive: true})
+})
