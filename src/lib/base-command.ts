@@ -56,7 +56,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     // oclif's own parse errors (unknown flag, missing arg) read well, but exit as invalid input
     // (1): exit code 2 means the runtime could not be reached.
     if (err.oclif?.exit !== undefined) {
-      if (err.oclif.exit === 0) return super.catch(err)
+      // this.exit(n) of a command, or --help: the code it chose stands.
+      if (err.oclif.exit === 0 || (err as {code?: string}).code === 'EEXIT') return super.catch(err)
       this.renderError(new PodrunError(err.message, {reason: 'Usage', exitCode: ExitCode.invalid, suggestions: [`see \`podrun ${this.id?.replace(/:/g, ' ') ?? ''} --help\``]}))
       this.exit(ExitCode.invalid)
     }

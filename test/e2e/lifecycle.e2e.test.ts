@@ -271,7 +271,7 @@ ${c('app', runner('app'))}`,
     const dir = path.join(work, 'term')
     fs.mkdirSync(dir)
     fs.writeFileSync(path.join(dir, 'a.yaml'), pod('tmsg', 'echo "disk full on /data" > /dev/termination-log; exit 3', '', {podExtra: '  restartPolicy: Never\n'}))
-    fs.writeFileSync(path.join(dir, 'b.yaml'), pod('tlog', 'echo starting; echo "cannot reach the broker" >&2; exit 4', '      terminationMessagePolicy: FallbackToLogsOnError\n', {podExtra: '  restartPolicy: Never\n'}))
+    fs.writeFileSync(path.join(dir, 'b.yaml'), pod('tlog', 'echo starting; sleep 0.3; echo "cannot reach the broker" >&2; exit 4', '      terminationMessagePolicy: FallbackToLogsOnError\n', {podExtra: '  restartPolicy: Never\n'}))
     await podrun('apply', '-f', dir)
     const state = async (name: string) => JSON.parse((await podrun('get', 'pods', name, '-n', ns, '-o', 'json')).stdout).status.containerStatuses[0].state
     const a = await waitFor('tmsg terminated', async () => (await state('tmsg')).terminated)
