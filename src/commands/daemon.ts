@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {parseDuration} from '../lib/duration.js'
 import {PodrunError} from '../lib/errors.js'
-import {DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, defaultOptions, parseListen} from '../daemon/options.js'
+import {checkFolders, DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, defaultOptions, parseListen} from '../daemon/options.js'
 
 export default class Daemon extends BaseCommand<typeof Daemon> {
   static override summary = 'Run the pods of a manifest folder and keep them running (static pods); supervise the pods of `podrun apply`.'
@@ -52,6 +52,7 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       progressDeadlineMs: ms('progress-deadline'),
       minReadyMs: ms('min-ready'),
     })
+    checkFolders(opts)
     if (opts.relistMs < 50 || opts.resyncMs < 100) throw new PodrunError('--relist-period must be at least 50ms and --resync-period at least 100ms', {reason: 'Usage'})
     const daemon = await runDaemon(opts)
     await new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import {ExitCode, PodrunError} from '../lib/errors.js'
 import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
 import {onInterrupt} from '../lib/interrupt.js'
+import {checkNamespace} from '../lib/namespace.js'
 
 export default class Delete extends BaseCommand<typeof Delete> {
   static override summary = 'Stop pods gracefully and remove them.'
@@ -30,6 +31,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
 
   async run(): Promise<void> {
     const {flags, argv} = await this.parse(Delete)
+    checkNamespace(flags.namespace)
     const names = (argv as string[]).slice(1)
     const type = (argv as string[])[0]
     let keys: Set<string> | undefined

@@ -39,8 +39,18 @@ function readable(v: unknown): string {
   return JSON.stringify(p, (_k, x) => plain(x))
 }
 
+/** Streams whose write errors are already ignored. */
+const quieted = new WeakSet<object>()
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const stream = opts.stream ?? process.stderr
+  // A closed pipe (the reader of stderr went away) reports EPIPE as an 'error' event; unheard, it
+  // would end the daemon and leave its pods unsupervised. The log is lost, the work goes on.
+  const emitter = stream as {on?: (event: string, fn: () => void) => unknown}
+  if (typeof emitter.on === 'function' && !quieted.has(stream)) {
+    quieted.add(stream)
+    emitter.on('error', () => undefined)
+  }
   const json = opts.json ?? !stream.isTTY
   const level = opts.level ?? 'info'
   const now = opts.now ?? (() => new Date())

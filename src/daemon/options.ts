@@ -1,6 +1,7 @@
 // The daemon's settings, as one plain value: what the command's flags say, with the defaults of
 // the issue (10 s resync, 1 s relist, crash-loop back-off 10 s doubling to 5 min, reset after
 // 10 min). Checked here so that the command stays thin and tests can build options directly.
+import fs from 'node:fs'
 import path from 'node:path'
 import {PodrunError} from '../lib/errors.js'
 import type {BackoffPolicy} from '../reconcile/plan.js'
@@ -90,4 +91,19 @@ export function parseListen(text: string): {host: string; port: number} {
 /** The unix socket of the daemon's API inside its state folder. */
 export function socketPath(stateDir: string): string {
   return path.join(stateDir, SOCKET_NAME)
+}
+
+/** Folders the daemon is given must be real folders of its own, not files or kernel file systems. */
+export function checkFolders(o: Pick<DaemonOptions, 'manifestDir' | 'stateDir'>): void {
+  for (const [flag, dir] of [['--state-dir', o.stateDir], ['--manifest-dir', o.manifestDir]] as const) {
+    if (dir === undefined) continue
+    if (/^\/(proc|sys|dev)(\/|$)/.test(dir)) throw new PodrunError(`${flag} ${dir}: a kernel file system is no place for podrun's files`, {reason: 'Usage'})
+    let st: fs.Stats | undefined
+    try {
+      st = fs.statSync(dir)
+    } catch {
+      st = undefined // made when needed (the state folder), or watched until it appears (the manifest folder)
+    }
+    if (st && !st.isDirectory()) throw new PodrunError(`${flag} ${dir} is not a folder`, {reason: 'Usage', suggestions: [flag === '--manifest-dir' ? 'give the folder that holds the manifests, not one file' : 'give a folder']})
+  }
 }

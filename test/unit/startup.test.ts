@@ -1,7 +1,7 @@
 // Start-up stays light: commands that never talk to the runtime must not load gRPC. Runs the
 // built CLI (npm run build) with a hook that reports, at exit, whether @grpc/grpc-js was loaded.
 import assert from 'node:assert/strict'
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -57,4 +57,45 @@ test('apply, diff and delete -f of a folder with no pods are an error (kubectl: 
     assert.match(r.stderr, new RegExp(`no objects passed to ${verb}: .* holds no Pod`))
   }
   fs.rmSync(empty, {recursive: true})
+})
+
+test('a namespace that is not a DNS label is refused by get and delete (not an empty answer)', () => {
+  for (const args of [['get', 'pods', '-n', 'Bad_NS'], ['delete', 'pod', 'x', '-n', 'Bad_NS']]) {
+    const r = run([...args, '--runtime-endpoint', 'unix:///nonexistent-podrun.sock'])
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /invalid namespace "Bad_NS": must be a DNS-1123 label/)
+  }
+})
+
+test('the daemon refuses a --manifest-dir that is a file and a --state-dir under /proc', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-flags-'))
+  const file = path.join(dir, 'web.yaml')
+  fs.writeFileSync(file, '')
+  const a = run(['daemon', '--manifest-dir', file, '--state-dir', path.join(dir, 'state')])
+  assert.equal(a.code, 1, a.stderr)
+  assert.match(a.stderr, /--manifest-dir .*web\.yaml is not a folder/)
+  const b = run(['daemon', '--state-dir', '/proc/podrun'])
+  assert.equal(b.code, 1, b.stderr)
+  assert.match(b.stderr, /--state-dir \/proc\/podrun: a kernel file system/)
+  fs.rmSync(dir, {recursive: true})
+})
+
+test('the daemon survives the reader of its log going away (a closed stderr pipe)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-epipe-'))
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'bin/run.js'), 'daemon', '--state-dir', path.join(dir, 'state'), '--log-level', 'debug', '--runtime-endpoint', `unix://${path.join(dir, 'none.sock')}`],
+    {env: {...process.env, PODRUN_ROOT: path.join(dir, 'root')}, stdio: ['ignore', 'ignore', 'pipe']},
+  )
+  try {
+    await new Promise((r) => child.stderr!.once('data', r))
+    child.stderr!.destroy() // the reader is gone: every later log line meets EPIPE
+    await new Promise((r) => setTimeout(r, 2500))
+    assert.equal(child.exitCode, null, 'the daemon is still running')
+    assert.ok(fs.existsSync(path.join(dir, 'state', 'podrun.sock')))
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)))
+    fs.rmSync(dir, {recursive: true, force: true})
+  }
 })

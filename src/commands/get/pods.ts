@@ -7,6 +7,7 @@ import {printObject} from '../../lib/output.js'
 import {connect} from '../../lib/connect.js'
 import {DEFAULT_DAEMON_SOCKET} from '../../daemon/options.js'
 import {compareText} from '../../lib/compare.js'
+import {checkNamespace} from '../../lib/namespace.js'
 import type {Pod} from 'kubernetes-types/core/v1.js'
 
 const NO_DAEMON = 'no podrun daemon answers'
@@ -38,6 +39,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
 
   async run(): Promise<void> {
     const {flags, args} = this
+    checkNamespace(flags.namespace)
     const {hostInfo} = await import('../../reconcile/engine.js')
     const {viewPods} = await import('../../reconcile/pod-view.js')
     const {statusReason} = await import('../../reconcile/status.js')
