@@ -6,7 +6,7 @@ import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
 import {startProgress} from '../lib/progress.js'
 import {onInterrupt} from '../lib/interrupt.js'
-import {APPLY_SOURCE, applyPrune, podLeaseName, splitByOwner} from '../reconcile/ownership.js'
+import {APPLY_SOURCE, applyPrune, daemonBusy, leasePods, splitByOwner} from '../reconcile/ownership.js'
 import {DEFAULT_DAEMON_SOCKET} from '../daemon/options.js'
 
 
@@ -43,7 +43,6 @@ export default class Apply extends BaseCommand<typeof Apply> {
     const {applyPods} = await import('../reconcile/apply.js')
     const {dataLookup} = await import('../reconcile/data.js')
     const {observe} = await import('../reconcile/observe.js')
-    const {acquireLeases} = await import('../lib/lease.js')
     const {recordApplied, forgetApplied} = await import('../reconcile/applied-store.js')
     const {daemonAnswers} = await import('../daemon/client.js')
     const dryRun = flags['dry-run']
@@ -53,9 +52,9 @@ export default class Apply extends BaseCommand<typeof Apply> {
     // apply waits for a sync of the daemon's in flight to end).
     const leases = dryRun
       ? {release: async () => undefined}
-      : await acquireLeases(
-          state.pods.map((p) => podLeaseName(p.key)),
-          {onWait: (name) => process.stderr.write(`waiting for the podrun daemon to finish its work on pod ${name.slice(name.lastIndexOf(':') + 1)}\n`)},
+      : await leasePods(
+          state.pods.map((p) => p.key),
+          (key) => process.stderr.write(daemonBusy(key)),
         )
     try {
       // A pod that a daemon runs from its manifest folder is the daemon's: apply leaves it alone.
@@ -69,7 +68,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
         const prune = applyPrune(state.pods, flags.prune)
         const pruned = listing.filter((a) => !state.pods.some((p) => p.key === a.key) && prune(a))
         if (pruned.length > 0) {
-          const more = await acquireLeases(pruned.map((a) => podLeaseName(a.key)))
+          const more = await leasePods(pruned.map((a) => a.key))
           const release = leases.release
           leases.release = async () => {
             await Promise.all([release(), more.release()])

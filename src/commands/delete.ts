@@ -45,9 +45,8 @@ export default class Delete extends BaseCommand<typeof Delete> {
     }
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {observe} = await import('../reconcile/observe.js')
-    const {deleteRefusal, podLeaseName} = await import('../reconcile/ownership.js')
+    const {daemonBusy, deleteRefusal, leasePods} = await import('../reconcile/ownership.js')
     const {appliedKeys, forgetApplied} = await import('../reconcile/applied-store.js')
-    const {acquireLeases} = await import('../lib/lease.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     let leases: {release(): Promise<void>} | undefined
     try {
@@ -59,9 +58,7 @@ export default class Delete extends BaseCommand<typeof Delete> {
       // pods from them and would bring a deleted one back), and the runtime is read again after.
       const recorded = appliedKeys().filter((k) => chosen({key: k, namespace: k.split('/')[0]}))
       const targets = new Set([...listing.filter(chosen).filter((a) => flags.force || !deleteRefusal(a)).map((a) => a.key), ...recorded])
-      leases = await acquireLeases([...targets].map(podLeaseName), {
-        onWait: (name) => process.stderr.write(`waiting for the podrun daemon to finish its work on pod ${name.slice(name.lastIndexOf(':') + 1)}\n`),
-      })
+      leases = await leasePods(targets, (key) => process.stderr.write(daemonBusy(key)))
       forgetApplied([...targets].map((k) => ({namespace: k.split('/')[0], name: k.split('/')[1]})))
       listing = await observe(cri)
       const matched = listing.filter(chosen)

@@ -30,13 +30,12 @@ export default class Diff extends BaseCommand<typeof Diff> {
         dryRun: true,
       })
       // Volume files a running pod would see updated in place (changed ConfigMaps, Secrets).
-      const {staleApiVolumes} = await import('../reconcile/volumes.js')
+      const {apiVolumesOf} = await import('../reconcile/execute.js')
       const {dataLookup} = await import('../reconcile/data.js')
       const {podRoot} = await import('../lib/paths.js')
       const data = dataLookup(state.configMaps, state.secrets)
       for (const a of actions) {
-        if (!a.desired || !a.actual || a.killPod || a.createSandbox) continue
-        const stale = await staleApiVolumes(a.desired.pod, a.actual.sandboxes[0]?.uid || a.uid, podRoot(), data, {update: false})
+        const stale = await apiVolumesOf(a, podRoot(), data, {update: false})
         for (const v of stale) a.changes.push({path: `volumes[${v}]`, from: 'files as written', to: 'files of the changed source (updated in place)', sandbox: false})
         if (stale.length > 0 && a.change === 'unchanged') {
           a.change = 'configured'

@@ -151,7 +151,7 @@ export class ReconcileLoop {
         const r = await syncer.sync(key, signal)
         this.syncs++
         const durationMs = Math.round((performance.now() - t0) * 10) / 10
-        this.lastSync = {at: iso(this.now()), pod: key, ok: !r.failed, durationMs, ...(r.failed ? {error: this.statusManager.record(key).lastError?.message} : {})}
+        this.lastSync = {at: iso(this.now()), pod: key, ok: !r.failed, durationMs, ...(r.failed ? {error: this.statusManager.get(key)?.lastError?.message} : {})}
         return r
       },
       // A failed sync is retried from 1 s, doubling to 30 s (shorter when the crash-loop back-off is).

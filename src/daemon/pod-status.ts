@@ -1,8 +1,8 @@
 // A daemon's pod as a Kubernetes Pod object: what the runtime shows (podFromRuntime), with what
 // only the daemon knows put on top (image pull reasons, a broken manifest, a conflict), or, for a
-// pod the runtime does not have, Pending as the kubelet reports it. One function for both sides:
-// the daemon's status manager computes its view with it, and `get pods` with the daemon's facts
-// over a fresh listing, so the two never disagree.
+// pod the runtime does not have, Pending as the kubelet reports it. The same pieces serve both
+// sides: the daemon's status manager computes its view with them (daemonPod), and `get pods` with
+// the daemon's facts over a fresh listing, so the two never disagree.
 import type {ContainerStatus, Pod, PodCondition} from 'kubernetes-types/core/v1.js'
 import type {ActualPod} from '../model/actual.js'
 import {Label} from '../reconcile/labels.js'
@@ -20,10 +20,15 @@ export function statusOverrides(waiting: Record<string, WaitingInfo>): Record<st
   return out
 }
 
-/** What to give podFromRuntime for a pod the daemon knows: its back-off policy and image pull reasons. */
-export function daemonExtras(list: DaemonPodList, info: DaemonPodInfo | undefined): StatusExtras {
+/** What to give podFromRuntime for a pod the daemon knows: its back-off policy, image pull reasons and probe results. */
+function extrasOf(backoff: BackoffPolicy, info: DaemonPodInfo | undefined): StatusExtras {
   const waiting = info ? statusOverrides(info.waiting) : {}
-  return {backoff: list.daemon.backoff, waiting: Object.keys(waiting).length > 0 ? waiting : undefined, probes: info?.probes}
+  return {backoff, waiting: Object.keys(waiting).length > 0 ? waiting : undefined, probes: info?.probes}
+}
+
+/** The same, on the client side (`get pods`), from the daemon's answer. */
+export function daemonExtras(list: DaemonPodList, info: DaemonPodInfo | undefined): StatusExtras {
+  return extrasOf(list.daemon.backoff, info)
 }
 
 export const MANIFEST_CONDITION = 'podrun.io/ManifestValid'
@@ -90,11 +95,8 @@ export function podFromDaemon(info: DaemonPodInfo, nodeName: string): Pod | unde
  * The Pod of a pod the daemon knows: from the runtime when it has the pod, else from the daemon's
  * record; either way with the daemon's facts on its status.
  */
-export function daemonPod(a: ActualPod | undefined, info: DaemonPodInfo, now: bigint, o: {backoff: BackoffPolicy; nodeName: string; extras?: StatusExtras}): Pod | undefined {
-  const waiting = statusOverrides(info.waiting)
-  const pod = a
-    ? podFromRuntime(a, now, {...o.extras, backoff: o.backoff, waiting: Object.keys(waiting).length > 0 ? waiting : undefined, probes: info.probes})
-    : podFromDaemon(info, o.nodeName)
+export function daemonPod(a: ActualPod | undefined, info: DaemonPodInfo, now: bigint, o: {backoff: BackoffPolicy; nodeName: string}): Pod | undefined {
+  const pod = a ? podFromRuntime(a, now, extrasOf(o.backoff, info)) : podFromDaemon(info, o.nodeName)
   if (pod) annotatePod(pod, info)
   return pod
 }

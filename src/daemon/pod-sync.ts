@@ -13,8 +13,7 @@ import type {Limits} from '../reconcile/limits.js'
 import type {SyncResult} from '../reconcile/workers.js'
 import type {ActualPod} from '../model/actual.js'
 import type {DesiredPod} from '../model/desired.js'
-import {stopWithPreStop} from '../reconcile/execute.js'
-import {staleApiVolumes} from '../reconcile/volumes.js'
+import {apiVolumesOf, sandboxIP, stopWithPreStop} from '../reconcile/execute.js'
 import {podRoot} from '../lib/paths.js'
 import {APPLY_SOURCE, daemonScope, podLeaseName} from '../reconcile/ownership.js'
 import {tryLease, type Lease} from '../lib/lease.js'
@@ -22,7 +21,7 @@ import type {Logger} from './log.js'
 import type {DaemonMetrics} from './metrics.js'
 import type {DaemonOptions} from './options.js'
 import type {PullBackoff} from './pull-backoff.js'
-import type {RuntimeSession} from './session.js'
+import type {Connection, RuntimeSession} from './session.js'
 import type {DesiredSources} from './desired.js'
 import type {StatusManager} from './status-manager.js'
 import type {Prober, ProbeTarget} from './prober.js'
@@ -85,15 +84,9 @@ export class PodSyncer {
     // No runtime: the session syncs every pod again once it is back.
     if (!conn) return {}
     const t0 = performance.now()
-    let pods: ActualPod[]
-    try {
-      pods = await conn.listing.newerThan(this.lastChange.get(key) ?? -Infinity)
-    } catch (e) {
-      if (session.failed(conn, e)) return {}
-      log.error('could not list the runtime\'s pods; retrying', {pod: key, error: (e as Error).message})
-      return {failed: true}
-    }
-    let a = pods.find((p) => p.key === key)
+    let seen = await this.look(conn, key, this.lastChange.get(key) ?? -Infinity)
+    if (seen.stop) return seen.stop
+    let a = seen.pod
     const w = sources.wanted(key, a)
     // A folder pod whose edited version was rolled back runs its last Ready version.
     const eff = w && w.pod.source !== APPLY_SOURCE && !w.shadowed ? this.d.rollouts.effective(key, w.pod) : undefined
@@ -123,44 +116,38 @@ export class PodSyncer {
       // apply or delete is working on this pod: after them, with a listing that shows their work.
       if (!(await takeLease())) return {requeueAfterMs: 500}
       this.lastChange.set(key, this.d.now())
-      try {
-        pods = await conn.listing.newerThan(this.d.now())
-      } catch (e) {
-        if (session.failed(conn, e)) return {}
-        return {failed: true}
-      }
-      a = pods.find((p) => p.key === key)
+      seen = await this.look(conn, key, this.d.now())
+      if (seen.stop) return seen.stop
+      a = seen.pod
     }
-    const killed = await this.probeKills(key, a, conn.cri, d)
-    if (killed) {
+    if (await this.probeKills(key, a, conn.cri, d)) {
       this.lastChange.set(key, this.d.now())
-      try {
-        a = (await conn.listing.newerThan(this.d.now())).find((p) => p.key === key)
-      } catch (e) {
-        if (session.failed(conn, e)) return {}
-        return {failed: true}
-      }
+      seen = await this.look(conn, key, this.d.now())
+      if (seen.stop) return seen.stop
+      a = seen.pod
+    }
+    // What the status manager shows of the pod, and what the prober watches, from the listing used.
+    const show = () => {
+      this.probe(key, a, d, conn.cri)
+      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a), rolledBack: eff?.rolledBack})
     }
     const prune = () => scope.mayPrune
     const now = this.d.now()
     const actions = plan(d ? [d] : [], a ? [a] : [], {now: BigInt(now) * 1_000_000n, prune, backoff: opts.backoff, started: (id) => this.d.prober.state(id)?.started ?? true})[0]
     if (!actions) {
-      this.probe(key, a, d, conn.cri)
-      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a), rolledBack: eff?.rolledBack})
+      show()
       return {}
     }
     status.record(key).waiting = {}
     // ConfigMap, Secret and downwardAPI sources that changed reach the running pod's files in
     // place (no restart), as the kubelet updates them.
-    if (d && a && !actions.killPod && !actions.createSandbox && a.sandboxes[0]?.state === 'READY' && w) {
-      const updated = await staleApiVolumes(d.pod, a.sandboxes[0].uid || actions.uid, podRoot(), w.data, {update: true}).catch((e: unknown) => {
-        log.warn('could not update the files of a volume', {pod: key, error: (e as Error).message})
-        return []
-      })
-      if (updated.length > 0) {
-        log.info('volume files updated in place', {pod: key, volumes: updated})
-        status.event(key, 'Normal', 'VolumeUpdated', `Updated the files of volume${updated.length > 1 ? 's' : ''} ${updated.join(', ')} in place`)
-      }
+    const updated = await apiVolumesOf(actions, podRoot(), w?.data ?? (() => undefined), {update: true}).catch((e: unknown) => {
+      log.warn('could not update the files of a volume', {pod: key, error: (e as Error).message})
+      return []
+    })
+    if (updated.length > 0) {
+      log.info('volume files updated in place', {pod: key, volumes: updated})
+      status.event(key, 'Normal', 'VolumeUpdated', `Updated the files of volume${updated.length > 1 ? 's' : ''} ${updated.join(', ')} in place`)
     }
     let r: PodResult | undefined
     if (!isNoop(actions)) {
@@ -174,14 +161,13 @@ export class PodSyncer {
     if (actions.change === 'pruned' && r?.ok) {
       status.remove(key)
     } else {
-      this.probe(key, a, d, conn.cri)
-      status.update(key, {actual: a, desired: d, conflict: shadowedBy, conflictManifest: w?.shadowed?.source, manifest, generation: sources.generation, probes: this.probes(a), rolledBack: eff?.rolledBack})
+      show()
     }
     // The edited version of a folder pod: Ready long enough to be the good one, or rolled back.
     let judged: {rollBack?: string; requeueAfterMs?: number} = {}
     if (eff && !eff.rolledBack && actions.change !== 'pruned') {
       const looping = actions.waiting.find((x) => x.reason === 'CrashLoopBackOff')
-      judged = this.d.rollouts.judge(key, d!, {ready: status.pods().find((p) => p.key === key)?.ready === true, crashLooping: looping && `${looping.name}: ${looping.message}`})
+      judged = this.d.rollouts.judge(key, d!, {ready: status.get(key)?.ready === true, crashLooping: looping && `${looping.name}: ${looping.message}`})
       if (judged.rollBack) {
         log.warn('rolling back to the last Ready version', {pod: key, reason: judged.rollBack})
         status.event(key, 'Warning', 'RolledBack', `Rolled back to the last Ready version: ${judged.rollBack}`)
@@ -203,6 +189,17 @@ export class PodSyncer {
     if (r && (r.mutations > 0 || r.reason === 'ErrImagePull')) next = Math.min(next, opts.relistMs)
     if (r?.reason === 'Cancelled') return {}
     return {failed, requeueAfterMs: Number.isFinite(next) ? Math.max(1, next) : undefined}
+  }
+
+  /** The pod in a listing taken after `after`; or, when the runtime could not be listed, the sync's result. */
+  private async look(conn: Connection, key: string, after: number): Promise<{pod?: ActualPod; stop?: SyncResult}> {
+    try {
+      return {pod: (await conn.listing.newerThan(after)).find((p) => p.key === key)}
+    } catch (e) {
+      if (this.d.session.failed(conn, e)) return {stop: {}}
+      this.d.log.error('could not list the runtime\'s pods; retrying', {pod: key, error: (e as Error).message})
+      return {stop: {failed: true}}
+    }
   }
 
   /** Kills the containers whose liveness or startup probe failed (preStop first, within the grace period). */
@@ -260,7 +257,7 @@ export class PodSyncer {
   private podIP(cri: CriClient, sandboxId: string): Promise<string> {
     let p = this.podIPs.get(sandboxId)
     if (!p) {
-      p = cri.podSandboxStatus(sandboxId).then((s) => (s.status?.linux?.namespaces?.options?.network === 2 ? '127.0.0.1' : s.status?.network?.ip || '127.0.0.1'))
+      p = sandboxIP(cri, sandboxId)
       p.catch(() => this.podIPs.delete(sandboxId))
       this.podIPs.set(sandboxId, p)
       if (this.podIPs.size > 1000) this.podIPs.delete(this.podIPs.keys().next().value!)

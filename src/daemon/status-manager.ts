@@ -138,8 +138,8 @@ export class StatusManager {
     if (this.infos.delete(key)) this.changed()
   }
 
-  has(key: string): boolean {
-    return this.infos.has(key)
+  get(key: string): DaemonPodInfo | undefined {
+    return this.infos.get(key)
   }
 
   pods(): DaemonPodInfo[] {

@@ -9,8 +9,7 @@ import {observe} from './observe.js'
 import {execContext, nowNs, type PassOptions} from './engine.js'
 import {podFromRuntime, statusReason} from './status.js'
 import {isNoop, plan, type PodActions, type PodChange} from './plan.js'
-import {executePod} from './execute.js'
-import {staleApiVolumes} from './volumes.js'
+import {apiVolumesOf, executePod} from './execute.js'
 import {SharedListing} from './listing.js'
 import {PodWorkers, type SyncResult} from './workers.js'
 
@@ -125,10 +124,8 @@ export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise
     }
     lastChange.set(key, Date.now())
     let changed = false
-    if (!refreshed.has(key) && a.actual && !a.killPod && !a.createSandbox && a.actual.sandboxes[0]?.state === 'READY' && a.desired) {
-      // Changed ConfigMaps and Secrets reach a running pod's files in place, without a restart.
-      refreshed.set(key, await staleApiVolumes(a.desired.pod, a.actual.sandboxes[0].uid || a.uid, ctx.podRoot, o.data, {update: true}))
-    }
+    // Changed ConfigMaps and Secrets reach a running pod's files in place, without a restart.
+    if (!refreshed.has(key)) refreshed.set(key, await apiVolumesOf(a, ctx.podRoot, o.data, {update: true}))
     if (!isNoop(a)) {
       const r = await executePod(a, ctx)
       doing.delete(key)

@@ -2,8 +2,9 @@
 // image's entrypoint, as the kubelet relies on), env with $(VAR) expansion, mounts, resources,
 // security context, kubelet-compatible labels, and the log path `<container>/<attempt>.log`.
 // Pure: everything from outside (volume host paths, ConfigMap/Secret data, the pod IP) is passed in.
-import type {Container, EnvVar, Pod, Volume} from 'kubernetes-types/core/v1.js'
+import type {Container, EnvVar, Pod} from 'kubernetes-types/core/v1.js'
 import {HOSTS_PATH} from './etc-hosts.js'
+import {isApiDataVolume} from './volumes.js'
 import {ContainerConfig, SecurityProfile_ProfileType, type KeyValue, type Mount} from '../gen/runtime/v1/api.js'
 import type {DesiredContainer, DesiredPod} from '../model/desired.js'
 import {bytes, milliCpu} from '../lib/quantity.js'
@@ -157,9 +158,6 @@ export function subPathMounts(d: DesiredPod, c: Container, ctx: ContainerContext
   return out
 }
 
-/** Volumes of data the API owns, mounted read-only as the kubelet mounts them. */
-const apiData = (v: Volume | undefined) => !!(v?.configMap || v?.secret || v?.downwardAPI || v?.projected)
-
 function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
   const volumes = new Map((d.pod.spec?.volumes ?? []).map((v) => [v.name, v]))
   const own = (c.volumeMounts ?? []).some((vm) => vm.mountPath === HOSTS_PATH)
@@ -175,7 +173,7 @@ function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
     return {
       containerPath: vm.mountPath,
       hostPath: host,
-      readonly: vm.readOnly === true || apiData(volumes.get(vm.name)),
+      readonly: vm.readOnly === true || isApiDataVolume(volumes.get(vm.name)),
       selinuxRelabel: false,
       propagation: vm.mountPropagation === 'Bidirectional' ? 2 : vm.mountPropagation === 'HostToContainer' ? 1 : 0,
       uidMappings: [],

@@ -18,11 +18,12 @@ import type {PodActions, PodChange} from './plan.js'
 import {buildSandboxConfig, cgroupParent, podLogDir, type HostDns} from './sandbox-config.js'
 import {buildContainerConfig, nonRootViolation, subPathMounts, type ContainerContext, type DataLookup} from './container-config.js'
 import {ImagePuller, type PullPolicy} from './images.js'
-import {podDir, prepareVolumes, removePodDir} from './volumes.js'
+import {podDir, prepareVolumes, removePodDir, staleApiVolumes} from './volumes.js'
 import {bindSubPaths} from './subpath.js'
 import {withRetry} from './retry.js'
 import type {Limits} from './limits.js'
 import type {PodSandboxConfig} from '../cri/types.js'
+import {NamespaceMode} from '../gen/runtime/v1/api.js'
 import type {Container, Pod} from 'kubernetes-types/core/v1.js'
 import {Annotation, annotationJson} from './labels.js'
 
@@ -108,13 +109,15 @@ export async function stopWithPreStop(cri: CriClient, c: {id: string; spec?: Con
 const stop = (ctx: ExecContext, c: ActualContainer | undefined, id: string, graceSeconds: number, podIP: () => Promise<string>): Promise<void> =>
   stopWithPreStop(ctx.cri, {id, spec: c?.state === 'RUNNING' ? annotationJson<Container>(c.annotations, Annotation.containerSpec) : undefined, podIP}, graceSeconds)
 
+/** Where hooks and probes reach a pod: its IP, or 127.0.0.1 on the host network (or without one). */
+export function sandboxIP(cri: CriClient, sandboxId: string): Promise<string> {
+  return cri.podSandboxStatus(sandboxId).then((s) => (s.status?.linux?.namespaces?.options?.network === NamespaceMode.NODE ? '127.0.0.1' : s.status?.network?.ip || '127.0.0.1'))
+}
+
 /** The pod's IP, asked of the runtime once, when a hook needs it. */
 function podIPOf(ctx: ExecContext, sandboxId: string | undefined): () => Promise<string> {
   let p: Promise<string> | undefined
-  return () =>
-    (p ??= sandboxId
-      ? ctx.cri.podSandboxStatus(sandboxId).then((s) => (s.status?.linux?.namespaces?.options?.network === 2 ? '127.0.0.1' : s.status?.network?.ip || '127.0.0.1'))
-      : Promise.resolve('127.0.0.1'))
+  return () => (p ??= sandboxId ? sandboxIP(ctx.cri, sandboxId) : Promise.resolve('127.0.0.1'))
 }
 
 /** An idempotent mutating call (stop, remove): retried, under the runtime limit, done if already gone. */
@@ -299,6 +302,17 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
     res.reason = isPodrunError(e) ? e.reason : 'Error'
     return res
   }
+}
+
+/**
+ * A kept pod's configMap, secret, downwardAPI and projected files brought up to date in place
+ * (update) or only compared (staleApiVolumes): the names of those that differ. A pod that is being
+ * made or made again gets its files when it starts, so none for it here.
+ */
+export function apiVolumesOf(a: PodActions, podRoot: string, data: DataLookup, o: {update: boolean}): Promise<string[]> {
+  const sb = a.actual?.sandboxes[0]
+  if (!a.desired || !sb || a.killPod || a.createSandbox || sb.state !== 'READY') return Promise.resolve([])
+  return staleApiVolumes(a.desired.pod, sb.uid || a.uid, podRoot, data, o)
 }
 
 /** Run every pod's actions side by side (ctx.limits bounds the runtime work); results in input order. */

@@ -99,3 +99,13 @@ export function daemonScope(
 export function podLeaseName(key: string): string {
   return `pod:${podRoot()}:${key}`
 }
+
+/** Takes the leases of these pods, waiting while another holds one (onWait is told which pod, once). */
+export async function leasePods(keys: Iterable<string>, onWait?: (key: string) => void): Promise<{release(): Promise<void>}> {
+  const {acquireLeases} = await import('../lib/lease.js')
+  const keyOf = new Map([...keys].map((k) => [podLeaseName(k), k]))
+  return acquireLeases(keyOf.keys(), {onWait: (name) => onWait?.(keyOf.get(name) ?? name)})
+}
+
+/** What apply and delete say while the daemon finishes its work on a pod they want. */
+export const daemonBusy = (key: string): string => `waiting for the podrun daemon to finish its work on pod ${key}\n`

@@ -1,9 +1,10 @@
 // Status: Kubernetes-shaped Pod objects computed from the runtime alone (the pod spec stored on the
 // sandbox, the containers' states and exit codes, the sandbox IP), and the kubectl table columns.
-import type {Container as K8sContainer, ContainerStatus as K8sContainerStatus, ContainerState as K8sContainerState, Pod, PodCondition} from 'kubernetes-types/core/v1.js'
+import type {ContainerStatus as K8sContainerStatus, ContainerState as K8sContainerState, Pod, PodCondition} from 'kubernetes-types/core/v1.js'
 import type {ActualContainer, ActualPod} from '../model/actual.js'
 import {Annotation, annotationJson} from './labels.js'
 import {backoffFor, defaultBackoff, shouldRestart, type BackoffPolicy} from './plan.js'
+import {qosClass} from './sandbox-config.js'
 
 export interface StatusExtras {
   /** Sandbox IP (from PodSandboxStatus), "" when unknown or host network. */
@@ -141,20 +142,9 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
       startTime: t,
       initContainerStatuses: initStatuses.length ? initStatuses : undefined,
       containerStatuses: statuses,
-      qosClass: qosClass(spec),
+      qosClass: qosClass({...pod, spec}),
     },
   }
-}
-
-/** Kubernetes' QoS class: Guaranteed (every container limits cpu and memory at its requests), BestEffort (none asks for any), else Burstable. */
-export function qosClass(spec: {containers: K8sContainer[]; initContainers?: K8sContainer[]}): 'Guaranteed' | 'Burstable' | 'BestEffort' {
-  const all = [...spec.containers, ...(spec.initContainers ?? [])]
-  const of = (c: K8sContainer, kind: 'requests' | 'limits', r: 'cpu' | 'memory') => c.resources?.[kind]?.[r]
-  if (all.every((c) => !of(c, 'requests', 'cpu') && !of(c, 'requests', 'memory') && !of(c, 'limits', 'cpu') && !of(c, 'limits', 'memory'))) return 'BestEffort'
-  const guaranteed = all.every((c) =>
-    (['cpu', 'memory'] as const).every((r) => of(c, 'limits', r) !== undefined && String(of(c, 'requests', r) ?? of(c, 'limits', r)) === String(of(c, 'limits', r))),
-  )
-  return guaranteed ? 'Guaranteed' : 'Burstable'
 }
 
 export interface PodRow {

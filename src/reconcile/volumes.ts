@@ -163,7 +163,7 @@ export async function prepareVolumes(pod: Pod, uid: string, podRoot: string, loo
     }
     const files = filesOf(v, pod, uid, ns, lookup)
     if (files === undefined) throw new PodrunError(`volume ${v.name}: this volume type is not supported on a standalone node`)
-    const mode = v.configMap?.defaultMode ?? v.secret?.defaultMode ?? v.downwardAPI?.defaultMode ?? v.projected?.defaultMode ?? 0o644
+    const mode = defaultModeOf(v)
     const dir = apiVolumeDir(base, v)
     await publish(dir, files, mode)
     await fs.writeFile(`${dir}.content`, contentHash(files, mode))
@@ -171,6 +171,11 @@ export async function prepareVolumes(pod: Pod, uid: string, podRoot: string, loo
   }
   return out
 }
+
+/** Volumes of data the API owns: written as files by podrun, mounted read-only, updated in place. */
+export const isApiDataVolume = (v: Volume | undefined): boolean => !!(v?.configMap || v?.secret || v?.downwardAPI || v?.projected)
+
+const defaultModeOf = (v: Volume): number => v.configMap?.defaultMode ?? v.secret?.defaultMode ?? v.downwardAPI?.defaultMode ?? v.projected?.defaultMode ?? 0o644
 
 const apiVolumeDir = (base: string, v: Volume) => path.join(base, v.configMap ? 'configmap' : v.secret ? 'secret' : v.downwardAPI ? 'downward-api' : 'projected', v.name)
 
@@ -192,7 +197,7 @@ export async function staleApiVolumes(pod: Pod, uid: string, podRoot: string, lo
   const ns = pod.metadata?.namespace ?? 'default'
   const stale: string[] = []
   for (const v of pod.spec?.volumes ?? []) {
-    if (!(v.configMap || v.secret || v.downwardAPI || v.projected)) continue
+    if (!isApiDataVolume(v)) continue
     const dir = apiVolumeDir(base, v)
     const have = await fs.readFile(`${dir}.content`, 'utf8').catch(() => undefined)
     if (have === undefined) continue // not made yet: the next start makes it
@@ -202,7 +207,7 @@ export async function staleApiVolumes(pod: Pod, uid: string, podRoot: string, lo
     } catch {
       continue
     }
-    const mode = v.configMap?.defaultMode ?? v.secret?.defaultMode ?? v.downwardAPI?.defaultMode ?? v.projected?.defaultMode ?? 0o644
+    const mode = defaultModeOf(v)
     const want = contentHash(files ?? [], mode)
     if (want === have) continue
     stale.push(v.name)

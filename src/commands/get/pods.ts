@@ -63,11 +63,9 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
       }
       for (const v of all) annotatePod(v.pod, known.get(v.key))
       // No daemon: a container its restartPolicy would restart stays down. Say so where it shows.
-      let unsupervised = 0
       if (!daemon) {
         for (const v of all) {
           if (!awaitsRestart(v.pod)) continue
-          unsupervised++
           if (v.pod.status) v.pod.status.message = `${NO_DAEMON}; its restartPolicy (${v.pod.spec?.restartPolicy ?? 'Always'}) needs one: \`podrun daemon\``
         }
       }
@@ -114,8 +112,8 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
         ]
       })
       process.stdout.write(renderTable(headers, rows))
-      const shown = views.filter((v) => awaitsRestart(v.pod)).length
-      if (unsupervised > 0 && shown > 0) process.stderr.write(`note: ${NO_DAEMON}: ${shown} pod(s) have containers that exited and are not restarted until one runs (\`podrun daemon\`)\n`)
+      const shown = daemon ? 0 : views.filter((v) => awaitsRestart(v.pod)).length
+      if (shown > 0) process.stderr.write(`note: ${NO_DAEMON}: ${shown} pod(s) have containers that exited and are not restarted until one runs (\`podrun daemon\`)\n`)
     } finally {
       cri.close()
     }
