@@ -77,7 +77,8 @@ export class ReconcileLoop {
   private ticking: Promise<void> | undefined
   private reloading: Promise<void> | undefined
   private reloadAgain = false
-  private lookScheduled = false
+  /** Looks asked for while one ran, by kind. */
+  private readonly queuedLooks = new Map<'connect' | 'relist' | 'resync' | 'event', (c: Connection) => Promise<void>>()
   private stopping = false
   private reportedFirstLoad = false
   private loaded = false
@@ -111,7 +112,7 @@ export class ReconcileLoop {
       now: this.now,
       onListing: this.pleg.observed,
       onConnected: () => this.connected(),
-      onEvent: () => this.look((c) => this.pleg.event(c)),
+      onEvent: () => this.look('event', (c) => this.pleg.event(c)),
     })
     const prober = new Prober({
       cri: () => this.session.current?.cri,
@@ -178,7 +179,7 @@ export class ReconcileLoop {
         this.deps.onResyncTick?.()
       } else if (!this.session.streaming) {
         // Where the runtime streams its container events, they tell of exits (the evented PLEG).
-        this.look((c) => this.pleg.relist(c))
+        this.look('relist', (c) => this.pleg.relist(c))
       }
     }, period)
   }
@@ -189,7 +190,7 @@ export class ReconcileLoop {
     if (kind === 'reload') this.reload(true)
     else {
       this.reload(false)
-      this.look((c) => this.pleg.resync(c))
+      this.look('resync', (c) => this.pleg.resync(c))
     }
   }
 
@@ -200,7 +201,7 @@ export class ReconcileLoop {
       if (this.reloading) await this.reloading
       if (this.ticking) await this.ticking
       await this.workers.idle()
-      if (!this.reloading && !this.ticking && !this.lookScheduled) return
+      if (!this.reloading && !this.ticking && this.queuedLooks.size === 0) return
     }
   }
 
@@ -306,22 +307,21 @@ export class ReconcileLoop {
     if (this.stopping) return
     // The first listing tells the pleg of every pod the runtime has; the folder's pods sync too.
     this.enqueueAll(this.knownKeys())
-    this.look(async (c) => {
+    this.look('connect', async (c) => {
       await c.listing.newerThan(this.now())
       if (c === this.session.current) this.listed = true
     })
   }
 
-  /** Runs a look at the runtime (relist, resync, event), one at a time; a transport failure drops the connection. */
-  private look(fn: (c: Connection) => Promise<void>): void {
-    if (this.stopping || this.lookScheduled) return
+  /**
+   * Runs a look at the runtime, one at a time; a transport failure drops the connection. A look
+   * asked for while another runs waits behind it, one per kind (a relist coming again meanwhile is
+   * the same relist; a resync or the first listing of a connection is not).
+   */
+  private look(kind: 'connect' | 'relist' | 'resync' | 'event', fn: (c: Connection) => Promise<void>): void {
+    if (this.stopping) return
     if (this.ticking) {
-      // One look queued behind the running one is enough: it lists after it.
-      this.lookScheduled = true
-      void this.ticking.then(() => {
-        this.lookScheduled = false
-        this.look(fn)
-      })
+      this.queuedLooks.set(kind, fn)
       return
     }
     const c = this.session.current
@@ -330,7 +330,14 @@ export class ReconcileLoop {
       .catch((e: unknown) => {
         if (!this.session.failed(c, e)) this.log.warn('could not list the runtime\'s pods', {error: (e as Error).message})
       })
-      .finally(() => (this.ticking = undefined))
+      .finally(() => {
+        this.ticking = undefined
+        const next = this.queuedLooks.entries().next().value
+        if (next) {
+          this.queuedLooks.delete(next[0])
+          this.look(next[0], next[1])
+        }
+      })
   }
 
   /** Reads the folder (force: even when its fingerprint is unchanged); its changed pods sync. */
