@@ -4,6 +4,8 @@ import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
 import {APPLY_SOURCE, applyPrune} from '../reconcile/ownership.js'
 
+const EFFECT = {pod: ' (recreates the pod)', container: ' (replaces the container)', none: ' (restarts nothing)'} as const
+
 export default class Diff extends BaseCommand<typeof Diff> {
   static override summary = 'Show what apply would change, and why. Exit 1 when something would.'
   static override examples = ['<%= config.bin %> diff -f web.yaml', '<%= config.bin %> diff -f manifests/ --prune -o json']
@@ -36,7 +38,7 @@ export default class Diff extends BaseCommand<typeof Diff> {
       const data = dataLookup(state.configMaps, state.secrets)
       for (const a of actions) {
         const stale = await apiVolumesOf(a, podRoot(), data, {update: false})
-        for (const v of stale) a.changes.push({path: `volumes[${v}]`, from: 'files as written', to: 'files of the changed source (updated in place)', sandbox: false})
+        for (const v of stale) a.changes.push({path: `volumes[${v}]`, from: 'files as written', to: 'files of the changed source (updated in place)', sandbox: false, effect: 'none'})
         if (stale.length > 0 && a.change === 'unchanged') {
           a.change = 'configured'
           a.reason = `updating the files of volume${stale.length > 1 ? 's' : ''} ${stale.join(', ')} in place`
@@ -49,7 +51,7 @@ export default class Diff extends BaseCommand<typeof Diff> {
       } else {
         for (const a of changed) {
           process.stdout.write(`pod/${a.name} -n ${a.namespace}: ${a.change}: ${a.reason}\n`)
-          for (const c of a.changes) process.stdout.write(`  ${c.path}: ${c.from} -> ${c.to}${c.sandbox ? ' (recreates the pod)' : ''}\n`)
+          for (const c of a.changes) process.stdout.write(`  ${c.path}: ${c.from} -> ${c.to}${EFFECT[c.effect]}\n`)
         }
       }
       if (changed.length > 0) this.exit(1)

@@ -1,6 +1,8 @@
 // Actual state: what the runtime reports, grouped into pods by podrun's labels. Produced by
 // src/reconcile/observe.ts from one ListPodSandbox + one ListContainers; consumed by the planner.
 
+import type {PodRecord} from '../reconcile/pod-record.js'
+
 export type SandboxState = 'READY' | 'NOTREADY'
 export type ContainerState = 'CREATED' | 'RUNNING' | 'EXITED' | 'UNKNOWN'
 
@@ -48,4 +50,6 @@ export interface ActualPod {
   sandboxes: ActualSandbox[]
   /** All containers of all of this pod's sandboxes, newest first. */
   containers: ActualContainer[]
+  /** The pod as last applied, when an edit that restarted nothing is kept beside it (reconcile/pod-record.ts). */
+  record?: PodRecord
 }

@@ -26,6 +26,7 @@ import type {PodSandboxConfig} from '../cri/types.js'
 import {NamespaceMode} from '../gen/runtime/v1/api.js'
 import type {Container, Pod} from 'kubernetes-types/core/v1.js'
 import {Annotation, annotationJson} from './labels.js'
+import {containerAsRecorded, podAsRecorded, writeRecord} from './pod-record.js'
 
 export interface ExecContext {
   cri: CriClient
@@ -69,8 +70,7 @@ export interface PodResult {
 const grace = (ctx: ExecContext, d: DesiredPod | undefined, a: ActualPod | undefined): number => {
   if (ctx.gracePeriodSeconds !== undefined) return ctx.gracePeriodSeconds
   if (d) return d.terminationGracePeriodSeconds
-  const ann = a?.sandboxes[0]?.annotations[Annotation.terminationGracePeriod]
-  return ann === undefined ? 30 : Number(ann)
+  return podAsRecorded(a)?.spec?.terminationGracePeriodSeconds ?? Number(a?.sandboxes[0]?.annotations[Annotation.terminationGracePeriod] ?? 30)
 }
 
 async function tolerateGone(p: Promise<unknown>): Promise<void> {
@@ -106,8 +106,13 @@ export async function stopWithPreStop(cri: CriClient, c: {id: string; spec?: Con
 }
 
 /** A running container of the pod, stopped with its preStop hook (the spec it was made with). */
-const stop = (ctx: ExecContext, c: ActualContainer | undefined, id: string, graceSeconds: number, podIP: () => Promise<string>): Promise<void> =>
-  stopWithPreStop(ctx.cri, {id, spec: c?.state === 'RUNNING' ? annotationJson<Container>(c.annotations, Annotation.containerSpec) : undefined, podIP}, graceSeconds)
+const stop = (ctx: ExecContext, a: ActualPod | undefined, c: ActualContainer | undefined, id: string, graceSeconds: number, podIP: () => Promise<string>): Promise<void> =>
+  stopWithPreStop(ctx.cri, {id, spec: c?.state === 'RUNNING' ? specInEffect(a, c) : undefined, podIP}, graceSeconds)
+
+/** A container's spec as in effect: the pod's record (a changed preStop hook) when it is current, else its own. */
+function specInEffect(a: ActualPod | undefined, c: ActualContainer): Container | undefined {
+  return (c.podSandboxId === a?.sandboxes[0]?.id ? containerAsRecorded(a, c.name) : undefined) ?? annotationJson<Container>(c.annotations, Annotation.containerSpec)
+}
 
 /** Where hooks and probes reach a pod: its IP, or 127.0.0.1 on the host network (or without one). */
 export function sandboxIP(cri: CriClient, sandboxId: string): Promise<string> {
@@ -136,11 +141,11 @@ async function killPod(ctx: ExecContext, a: ActualPod, graceSeconds: number, cou
   const ips = new Map(a.sandboxes.map((sb) => [sb.id, podIPOf(ctx, sb.id)]))
   const stopOne = async (c: ActualContainer, grace: number) => {
     count()
-    await stop(ctx, c, c.id, grace, ips.get(c.podSandboxId) ?? podIPOf(ctx, undefined))
+    await stop(ctx, a, c, c.id, grace, ips.get(c.podSandboxId) ?? podIPOf(ctx, undefined))
   }
   // The app containers at once; then the native sidecars, last started first, each with what is
   // left of the grace period (Kubernetes 1.29+).
-  const order = (annotationJson<Pod>(a.sandboxes[0]?.annotations, Annotation.podSpec)?.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name)
+  const order = (podAsRecorded(a)?.spec?.initContainers ?? []).filter((c) => c.restartPolicy === 'Always').map((c) => c.name)
   const isSidecar = (c: ActualContainer) => annotationJson<Container>(c.annotations, Annotation.containerSpec)?.restartPolicy === 'Always'
   const deadline = Date.now() + graceSeconds * 1000
   await Promise.all(running.filter((c) => !isSidecar(c)).map((c) => stopOne(c, graceSeconds)))
@@ -192,7 +197,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       a.killContainers.map(async (k) => {
         step(`stopping ${k.name}`)
         count()
-        await stop(ctx, a.actual?.containers.find((c) => c.id === k.id), k.id, grace(ctx, d, a.actual), ipOfKept)
+        await stop(ctx, a.actual, a.actual?.containers.find((c) => c.id === k.id), k.id, grace(ctx, d, a.actual), ipOfKept)
         if (k.remove) {
           count()
           await cleanup(ctx, () => ctx.cri.removeContainer(k.id))
@@ -295,6 +300,11 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       await cleanup(ctx, () => ctx.cri.removeContainer(id))
     }
     for (const id of a.removeSandboxes) await removeSandbox(ctx, id, count)
+
+    // 8. Fields that restart nothing changed: keep the pod as applied beside it.
+    if (a.recordSpec && sandboxId && !a.createSandbox) {
+      writeRecord(ctx.podRoot, a.uid, {sandboxId, hashes: Object.fromEntries([...d.initContainers, ...d.containers].map((c) => [c.name, c.hash])), pod: d.pod})
+    }
     return res
   } catch (e) {
     res.ok = false

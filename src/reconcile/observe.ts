@@ -10,6 +10,7 @@ import {compareText} from '../lib/compare.js'
 import {joinInside, logRoot, podRoot} from '../lib/paths.js'
 import {podLogDir} from './sandbox-config.js'
 import {terminationMessage} from './termination.js'
+import {readRecord} from './pod-record.js'
 import type {Container as K8sContainer} from 'kubernetes-types/core/v1.js'
 
 /** CRI state numbers, in the order of the runtime's enums. */
@@ -133,6 +134,10 @@ export async function observe(cri: CriClient, opts: ObserveOptions = {}): Promis
     cri.listContainers({labelSelector: managedSelector}),
   ])
   const pods = groupPods(sandboxes, containers)
+  for (const p of pods) {
+    const uid = p.sandboxes[0]?.uid
+    if (uid) p.record = readRecord(podRoot(), uid)
+  }
   const todo = pods.flatMap((p) => (opts.allStatuses ? p.containers : needStatus(p)))
   await Promise.all(todo.map((c) => fillStatus(cri, c)))
   return pods

@@ -3,8 +3,9 @@
 // function of its arguments. The executor (execute.ts) only carries the actions out.
 import type {DesiredContainer, DesiredPod} from '../model/desired.js'
 import type {ActualContainer, ActualPod, ActualSandbox} from '../model/actual.js'
+import {podAsRecorded} from './pod-record.js'
 import {Annotation, annotationJson, podUid} from './labels.js'
-import {diffSpecs, type FieldChange} from './spec-diff.js'
+import {diffPods, type FieldChange} from './spec-diff.js'
 
 export interface BackoffPolicy {
   /** First delay between restarts of a crashing container. */
@@ -80,8 +81,10 @@ export interface PodActions {
   removeSandboxes: string[]
   /** Ask for another pass after this long (back-off expiry, init progress). */
   requeueAfterMs?: number
-  /** Field-level differences between what runs and what is desired (for `diff`). */
+  /** Field-level differences between the pod as in effect and the pod desired (for `diff`). */
   changes: FieldChange[]
+  /** Keep the desired pod as the pod's record: fields that restart nothing changed (pod-record.ts). */
+  recordSpec?: boolean
 }
 
 export function isNoop(a: PodActions): boolean {
@@ -92,7 +95,8 @@ export function isNoop(a: PodActions): boolean {
     a.startExisting.length === 0 &&
     a.startContainers.length === 0 &&
     a.removeContainers.length === 0 &&
-    a.removeSandboxes.length === 0
+    a.removeSandboxes.length === 0 &&
+    !a.recordSpec
   )
 }
 
@@ -222,8 +226,8 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
     p.createSandbox = true
     p.change = 'configured'
     p.reason = 'pod-level config changed: recreating the pod'
-    p.changes = diffSpecs(annotationJson(current.annotations, Annotation.podSpec), d.pod, 'pod').filter((c) => c.sandbox)
-    if (p.changes.length === 0) p.changes = [{path: 'pod', from: current.sandboxHash, to: d.sandboxHash, sandbox: true}]
+    p.changes = diffPods(podAsRecorded(a), d.pod, true)
+    if (!p.changes.some((c) => c.sandbox)) p.changes.unshift({path: 'pod', from: current.sandboxHash, to: d.sandboxHash, sandbox: true, effect: 'pod'})
   } else if (current && current.state !== 'READY') {
     if (finished(d, current, all)) {
       // The kubelet's rule: a pod that ran to its end (Never: it had containers; OnFailure: they
@@ -264,6 +268,7 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
   p.sandboxId = sb.id
   p.sandboxAttempt = sb.attempt
   const inSandbox = newestByName(all, sb.id)
+  p.changes = diffPods(podAsRecorded(a), d.pod, false)
   const desiredNames = new Set([...d.initContainers, ...d.containers].map((c) => c.name))
 
   // Init containers: run in order; app containers wait until all have succeeded. A native sidecar
@@ -317,8 +322,8 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
         p.killContainers.push({id: c.id, name: c.name, reason: 'config changed', remove: false})
       }
       p.startContainers.push({container: dc, attempt: nextAttempt(all, dc.name), backoffStep: 0, reason: 'config changed'})
-      const changes = diffSpecs(annotationJson(c.annotations, Annotation.containerSpec), dc.spec, `containers[${dc.name}]`)
-      p.changes.push(...(changes.length > 0 ? changes : [{path: `containers[${dc.name}]`, from: c.hash, to: dc.hash, sandbox: false}]))
+      const prefix = `containers[${dc.name}]`
+      if (!p.changes.some((x) => x.effect === 'container' && x.path.startsWith(prefix))) p.changes.push({path: prefix, from: c.hash, to: dc.hash, sandbox: false, effect: 'container'})
       continue
     }
     if (c.state === 'RUNNING') continue
@@ -365,9 +370,11 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
   gcSandboxes(p, a!, sb.id)
 
   const finishing = p.killContainers.filter((k) => k.reason === 'the app containers have finished')
-  if (finishing.length > 0 && finishing.length === p.killContainers.length && p.changes.length === 0) {
+  const restarting = p.changes.filter((c) => c.effect !== 'none')
+  p.recordSpec = p.changes.some((c) => c.effect === 'none')
+  if (finishing.length > 0 && finishing.length === p.killContainers.length && restarting.length === 0) {
     p.reason = `the pod has finished: stopping sidecar${finishing.length === 1 ? '' : 's'} ${finishing.map((k) => k.name).join(', ')}`
-  } else if (p.killContainers.length > 0 || p.changes.length > 0) {
+  } else if (p.killContainers.length > 0 || restarting.length > 0) {
     p.change = 'configured'
     const replaced = p.startContainers.filter((s) => s.reason === 'config changed').map((s) => s.container.name)
     const names = [...new Set([...p.killContainers.map((k) => k.name), ...replaced])]
@@ -375,9 +382,12 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
   } else if (p.startContainers.length > 0 || p.startExisting.length > 0) {
     const names = [...p.startContainers.map((s) => s.container.name), ...p.startExisting.map((s) => s.name)]
     p.reason = `starting ${names.join(', ')}`
+  } else if (p.recordSpec) {
+    p.reason = 'only fields that restart nothing changed: keeping them, restarting nothing'
   } else if (p.waiting.some((w) => w.reason === 'CrashLoopBackOff')) {
     p.reason = p.waiting.map((w) => `${w.name}: ${w.message}`).join('; ')
   }
+  if (p.recordSpec && p.change === 'unchanged') p.change = 'configured'
   return p
 }
 

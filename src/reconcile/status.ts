@@ -2,7 +2,7 @@
 // sandbox, the containers' states and exit codes, the sandbox IP), and the kubectl table columns.
 import type {ContainerStatus as K8sContainerStatus, ContainerState as K8sContainerState, Pod, PodCondition} from 'kubernetes-types/core/v1.js'
 import type {ActualContainer, ActualPod} from '../model/actual.js'
-import {Annotation, annotationJson} from './labels.js'
+import {podAsRecorded} from './pod-record.js'
 import {backoffFor, defaultBackoff, shouldRestart, type BackoffPolicy} from './plan.js'
 import {qosClass} from './sandbox-config.js'
 
@@ -42,26 +42,10 @@ function terminated(c: ActualContainer): K8sContainerState {
   }
 }
 
-function storedPod(a: ActualPod): Pod {
-  return (
-    annotationJson<Pod>(a.sandboxes[0]?.annotations, Annotation.podSpec) ?? {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: {name: a.name, namespace: a.namespace},
-      spec: {containers: []},
-    }
-  )
-}
-
-/** The Kubernetes Pod (spec from the sandbox annotation, status from the runtime) at time `now`. */
+/** The Kubernetes Pod (spec as in effect, pod-record.ts; status from the runtime) at time `now`. */
 export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras = {}): Pod {
-  const pod = storedPod(a)
-  const spec = pod.spec ?? {containers: []}
-  // The sandbox holds the pod as first created; a replaced container carries its own newer spec.
-  const latestSpec = <T extends {name: string}>(c: T): T =>
-    annotationJson<T>(a.containers.find((x) => x.name === c.name)?.annotations, Annotation.containerSpec) ?? c
-  spec.containers = spec.containers.map(latestSpec)
-  if (spec.initContainers) spec.initContainers = spec.initContainers.map(latestSpec)
+  const pod: Pod = podAsRecorded(a) ?? {apiVersion: 'v1', kind: 'Pod', metadata: {name: a.name, namespace: a.namespace}, spec: {containers: []}}
+  const spec = pod.spec!
   const sb = a.sandboxes[0]
   const policy = (spec.restartPolicy ?? 'Always') as 'Always' | 'OnFailure' | 'Never'
   const inSandbox = (name: string) => a.containers.filter((c) => c.podSandboxId === sb?.id && c.name === name)

@@ -239,6 +239,50 @@ ${c('app', runner('app'))}`,
     fs.rmSync(path.join(manifestDir, 'cfg.yaml'))
   })
 
+  it('edits that restart nothing (labels, a probe, restartPolicy, the grace period) are kept and shown: with diff and apply, and under the daemon', async () => {
+    const dir = path.join(work, 'meta')
+    fs.mkdirSync(dir)
+    const f = path.join(dir, 'p.yaml')
+    fs.writeFileSync(f, pod('meta', 'exec sleep 3600'))
+    assert.equal((await podrun('apply', '-f', f)).code, 0)
+    const c = (await runningOf('meta'))!
+    const probe = '      readinessProbe: {exec: {command: [cat, /etc/hostname]}, periodSeconds: 3}\n'
+    const edited = pod('meta', 'exec sleep 3600', probe, {grace: 3, podExtra: '  restartPolicy: OnFailure\n'}).replace('name: meta,', 'name: meta, labels: {tier: edge},')
+    fs.writeFileSync(f, edited)
+    const diff = await podrun('diff', '-f', f)
+    assert.equal(diff.code, 1, diff.stdout + diff.stderr)
+    for (const field of ['metadata.labels', 'containers[main].readinessProbe', 'restartPolicy', 'terminationGracePeriodSeconds']) {
+      assert.match(diff.stdout, new RegExp(`^  ${field.replace(/[[\].]/g, '\\$&')}: .*\\(restarts nothing\\)$`, 'm'), diff.stdout)
+    }
+    const r = await podrun('apply', '-f', f)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stdout, /pod\/meta configured/)
+    assert.equal((await runningOf('meta'))?.id, c.id, 'nothing restarted')
+    const shown = JSON.parse((await podrun('get', 'pods', 'meta', '-n', ns, '-o', 'json')).stdout)
+    assert.deepEqual(shown.metadata.labels, {tier: 'edge'})
+    assert.equal(shown.spec.restartPolicy, 'OnFailure')
+    assert.equal(shown.spec.terminationGracePeriodSeconds, 3)
+    assert.deepEqual(shown.spec.containers[0].readinessProbe.exec.command, ['cat', '/etc/hostname'])
+    assert.match((await podrun('get', 'pods', 'meta', '-n', ns, '-o', 'yaml')).stdout, /tier: edge/)
+    assert.equal((await podrun('diff', '-f', f)).code, 0, 'applied: nothing left to change')
+    // A container edit later replaces the container; the kept labels stay shown.
+    fs.writeFileSync(f, edited.replace('exec sleep 3600', 'exec sleep 3601'))
+    assert.equal((await podrun('apply', '-f', f)).code, 0)
+    const after = JSON.parse((await podrun('get', 'pods', 'meta', '-n', ns, '-o', 'json')).stdout)
+    assert.deepEqual(after.metadata.labels, {tier: 'edge'})
+    assert.match(JSON.stringify(after.spec.containers[0].command), /3601/)
+    assert.equal((await podrun('diff', '-f', f)).code, 0)
+    await podrun('delete', '-f', dir, '--grace-period', '0')
+
+    // Under the daemon: the folder's edit is kept, the container id unchanged.
+    write('meta.yaml', pod('metad', 'exec sleep 3600'))
+    const cd = await waitFor('metad running', () => runningOf('metad'))
+    write('meta.yaml', pod('metad', 'exec sleep 3600').replace('name: metad,', 'name: metad, labels: {tier: edge},'))
+    await waitFor('the label shown', async () => JSON.parse((await podrun('get', 'pods', 'metad', '-n', ns, '-o', 'json')).stdout).metadata.labels?.tier === 'edge', 15_000)
+    assert.equal((await runningOf('metad'))?.id, cd.id, 'nothing restarted')
+    fs.rmSync(path.join(manifestDir, 'meta.yaml'))
+  })
+
   it('a bad image edit under the daemon is rolled back to the last Ready version, and stays so across a daemon restart', async () => {
     write('ro.yaml', pod('ro', 'exec sleep 3600'))
     const c = await waitFor('ro running', () => runningOf('ro'))

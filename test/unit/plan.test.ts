@@ -105,6 +105,7 @@ test('a new pod gets a sandbox and all its containers', () => {
 test('a changed container image replaces only that container and keeps the sandbox', () => {
   const d = desired((d) => {
     d.containers[0] = {...dc('app', 'h-app-2', 'busybox:v2'), spec: {name: 'app', image: 'busybox:v2'}}
+    d.pod.spec!.containers[0] = d.containers[0].spec
   })
   const p = one(d, actual())
   assert.equal(p.change, 'configured')
@@ -112,7 +113,8 @@ test('a changed container image replaces only that container and keeps the sandb
   assert.equal(p.sandboxId, 'sb-1')
   assert.deepEqual(p.killContainers.map((k) => k.id), ['c-app'])
   assert.deepEqual(p.startContainers.map((s) => [s.container.name, s.attempt]), [['app', 1]])
-  assert.deepEqual(p.changes, [{path: 'containers[app].image', from: 'busybox:1.35', to: 'busybox:v2', sandbox: false}])
+  assert.deepEqual(p.changes, [{path: 'containers[app].image', from: 'busybox:1.35', to: 'busybox:v2', sandbox: false, effect: 'container'}])
+  assert.ok(!p.recordSpec)
 })
 
 test('a changed pod-level config (hostPort) recreates the whole pod', () => {
@@ -126,6 +128,58 @@ test('a changed pod-level config (hostPort) recreates the whole pod', () => {
   assert.equal(p.sandboxAttempt, 1)
   assert.deepEqual(p.startContainers.map((s) => [s.container.name, s.attempt]), [['app', 1], ['side', 1]])
   assert.deepEqual(p.changes.map((c) => c.path), ['hostNetwork'])
+})
+
+test('a recreated pod lists every change, each with what it takes', () => {
+  const d = desired((d) => {
+    d.sandboxHash = 'sb2'
+    d.pod.spec!.hostNetwork = true
+    d.pod.metadata!.labels = {tier: 'web'}
+    d.containers[0] = {...dc('app', 'h-app-2', 'busybox:v2'), spec: {name: 'app', image: 'busybox:v2'}}
+    d.pod.spec!.containers[0] = d.containers[0].spec
+  })
+  const p = one(d, actual())
+  assert.ok(p.killPod && p.createSandbox)
+  assert.deepEqual(
+    p.changes.map((c) => [c.path, c.effect]),
+    [['metadata.labels', 'none'], ['containers[app].image', 'container'], ['hostNetwork', 'pod']],
+  )
+})
+
+test('an edit that restarts nothing (labels, a probe, restartPolicy) is kept as the pod record, nothing stops', () => {
+  const d = desired((d) => {
+    d.pod.metadata!.labels = {tier: 'web'}
+    d.pod.spec!.restartPolicy = 'OnFailure'
+    d.restartPolicy = 'OnFailure'
+    const probe = {exec: {command: ['true']}, periodSeconds: 5}
+    d.containers[0] = {...d.containers[0], spec: {...d.containers[0].spec, readinessProbe: probe}}
+    d.pod.spec!.containers[0] = d.containers[0].spec
+  })
+  const p = one(d, actual())
+  assert.equal(p.change, 'configured')
+  assert.ok(p.recordSpec && !isNoop(p))
+  assert.equal(p.killContainers.length + p.startContainers.length, 0)
+  assert.deepEqual(
+    p.changes.map((c) => [c.path, c.effect]),
+    [['metadata.labels', 'none'], ['containers[app].readinessProbe', 'none'], ['restartPolicy', 'none']],
+  )
+  // Once recorded for this sandbox and these container hashes, the pod is up to date.
+  const recorded = actual((a) => (a.record = {sandboxId: 'sb-1', hashes: {app: 'h-app', side: 'h-side'}, pod: d.pod}))
+  const again = one(d, recorded)
+  assert.equal(again.change, 'unchanged')
+  assert.ok(isNoop(again))
+  // A record of another sandbox (the pod was made again since) counts for nothing.
+  const stale = actual((a) => (a.record = {sandboxId: 'sb-0', hashes: {app: 'h-app', side: 'h-side'}, pod: d.pod}))
+  assert.ok(one(d, stale).recordSpec)
+})
+
+test('a container replaced after the record was kept is shown as its own annotation says', () => {
+  const d = desired((d) => (d.pod.metadata!.labels = {tier: 'web'}))
+  const a = actual((a) => {
+    a.record = {sandboxId: 'sb-1', hashes: {app: 'h-app-old', side: 'h-side'}, pod: {...d.pod, spec: {...d.pod.spec!, containers: [{name: 'app', image: 'busybox:old'}, {name: 'side', image: 'busybox:1.35'}]}}}
+  })
+  const p = one(d, a)
+  assert.equal(p.change, 'unchanged', JSON.stringify(p.changes))
 })
 
 test('a sandbox that is not ready is recreated', () => {
