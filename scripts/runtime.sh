@@ -26,6 +26,9 @@ source "$SCRIPT_DIR/lib/images.sh"
 STATE_DIR=$(realpath -m "${PODRUN_STATE_DIR:-$PROJECT_ROOT/.state/runtime}")
 REGISTRY_PORT=${PODRUN_REGISTRY_PORT:-5055}
 REGISTRY_HOST=127.0.0.1:$REGISTRY_PORT
+# A port where tests put a registry that asks for credentials (imagePullSecrets); containerd is
+# told it speaks plain HTTP. Nothing listens there unless a test does.
+AUTH_REGISTRY_HOST=127.0.0.1:$((REGISTRY_PORT + 1))
 
 SOCK=$STATE_DIR/containerd.sock
 ENDPOINT=unix://$SOCK
@@ -462,12 +465,12 @@ cni_conflist() {
 EOF
 }
 
-# containerd's hosts.toml for the local registry: plain HTTP, pull + resolve.
+# containerd's hosts.toml for a local registry (HOST:PORT): plain HTTP, pull + resolve.
 registry_hosts_toml() {
   cat <<EOF
-server = "http://$REGISTRY_HOST"
+server = "http://$1"
 
-[host."http://$REGISTRY_HOST"]
+[host."http://$1"]
   capabilities = ["pull", "resolve"]
 EOF
 }
@@ -502,7 +505,8 @@ write_configs() {
   local changed=0
   write_if_changed "$CONTAINERD_CONFIG" "$(containerd_config)" && changed=1
   write_if_changed "$CNI_CONF_DIR/10-$CNI_NETWORK.conflist" "$(cni_conflist)" || true
-  write_if_changed "$CERTS_DIR/$REGISTRY_HOST/hosts.toml" "$(registry_hosts_toml)" || true
+  write_if_changed "$CERTS_DIR/$REGISTRY_HOST/hosts.toml" "$(registry_hosts_toml "$REGISTRY_HOST")" || true
+  write_if_changed "$CERTS_DIR/$AUTH_REGISTRY_HOST/hosts.toml" "$(registry_hosts_toml "$AUTH_REGISTRY_HOST")" || true
   if write_if_changed "$REGISTRY_CONFIG" "$(registry_config)" && [[ -n $(registry_pid) ]]; then
     log "registry config changed: restarting the registry"
     stop_pid registry "$(registry_pid)" docker-registry "$REGISTRY_CONFIG"
@@ -676,6 +680,7 @@ print_env() { # PREFIX: "" for up, "export " for env
   local prefix=$1
   printf '%sCONTAINER_RUNTIME_ENDPOINT=%s\n' "$prefix" "$ENDPOINT"
   printf '%sPODRUN_REGISTRY=%s\n' "$prefix" "$REGISTRY_HOST"
+  printf '%sPODRUN_AUTH_REGISTRY=%s\n' "$prefix" "$AUTH_REGISTRY_HOST"
   printf '%sPODRUN_TEST_IMAGE=%s\n' "$prefix" "$TEST_IMAGE"
   printf '%sPODRUN_TEST_IMAGE_V2=%s\n' "$prefix" "$TEST_IMAGE_V2"
   printf '%sPODRUN_PAUSE_IMAGE=%s\n' "$prefix" "$PAUSE_REF"

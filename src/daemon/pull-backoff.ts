@@ -2,6 +2,7 @@
 // 40 s... up to 5 min; while waiting, the container shows ImagePullBackOff, right after a failed
 // attempt ErrImagePull. Kept in memory, by image (one pull serves every pod that needs it): a
 // daemon restart starts over, which only means one early retry.
+import type {AuthConfig} from '../cri/types.js'
 import type {CriClient} from '../cri/client.js'
 import {ExitCode, PodrunError, isPodrunError} from '../lib/errors.js'
 import {ImagePuller, type PullPolicy} from '../reconcile/images.js'
@@ -75,7 +76,7 @@ class BackoffPuller extends ImagePuller {
     super(cri, pulls)
   }
 
-  override ensure(image: string, policy: PullPolicy): Promise<void> {
+  override ensure(image: string, policy: PullPolicy, auths: AuthConfig[] = []): Promise<void> {
     const w = this.backoff.waiting(image)
     if (w) {
       const left = Math.max(1, Math.ceil((w.until - this.backoff.now()) / 1000))
@@ -83,7 +84,7 @@ class BackoffPuller extends ImagePuller {
         new PodrunError(`Back-off pulling image "${image}" (retry in ${left}s): ${w.message}`, {reason: 'ImagePullBackOff', exitCode: ExitCode.partial}),
       )
     }
-    return super.ensure(image, policy).then(
+    return super.ensure(image, policy, auths).then(
       () => this.backoff.recordSuccess(image),
       (e: unknown) => {
         const reason = isPodrunError(e) ? e.reason : 'ErrImagePull'

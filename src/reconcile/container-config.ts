@@ -10,7 +10,9 @@ import type {DesiredContainer, DesiredPod} from '../model/desired.js'
 import {bytes, milliCpu} from '../lib/quantity.js'
 import {PodrunError} from '../lib/errors.js'
 import {Annotation, Label, MANAGED_BY} from './labels.js'
-import {namespaceOptions} from './sandbox-config.js'
+import {namespaceOptions, supplementalGroups} from './sandbox-config.js'
+import {CPU_PERIOD, MIN_SHARES} from './pod-cgroup.js'
+import {fieldValue, resourceValue} from './downward.js'
 import {subPathParts, type SubPathMount} from './subpath.js'
 
 /** Key/value data (decoded text) of a ConfigMap or Secret in the manifest set, or undefined when absent. */
@@ -50,8 +52,6 @@ const MASKED_PATHS = [
 ]
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger']
 
-const CPU_PERIOD = 100_000
-const MIN_SHARES = 2
 
 /** Kubernetes' $(VAR) expansion: $$ escapes, unknown references stay as written. */
 export function expand(text: string, vars: Map<string, string>): string {
@@ -59,42 +59,6 @@ export function expand(text: string, vars: Map<string, string>): string {
     if (m === '$$') return '$'
     return vars.has(name!) ? vars.get(name!)! : m
   })
-}
-
-function fieldValue(pod: Pod, uid: string, fieldPath: string, ctx: ContainerContext): string {
-  const md = pod.metadata ?? {}
-  const label = /^metadata\.labels\['(.+)'\]$/.exec(fieldPath)
-  if (label) return md.labels?.[label[1]] ?? ''
-  const ann = /^metadata\.annotations\['(.+)'\]$/.exec(fieldPath)
-  if (ann) return md.annotations?.[ann[1]] ?? ''
-  switch (fieldPath) {
-    case 'metadata.name':
-      return md.name ?? ''
-    case 'metadata.namespace':
-      return md.namespace ?? 'default'
-    case 'metadata.uid':
-      return uid
-    case 'spec.nodeName':
-      return ctx.nodeName
-    case 'spec.serviceAccountName':
-      return pod.spec?.serviceAccountName ?? ''
-    case 'status.podIP':
-    case 'status.podIPs':
-      return ctx.podIP
-    case 'status.hostIP':
-    case 'status.hostIPs':
-      return ctx.hostIP
-    default:
-      throw new PodrunError(`env fieldRef ${fieldPath} is not supported`)
-  }
-}
-
-function resourceValue(c: Container, resource: string, divisor?: string | number): string {
-  const [kind, name] = resource.split('.')
-  const v = (kind === 'limits' ? c.resources?.limits : c.resources?.requests)?.[name]
-  if (v === undefined) return '0'
-  if (name === 'cpu') return String(Math.ceil(milliCpu(v) / milliCpu(divisor ?? '1')))
-  return String(Math.ceil(bytes(v) / bytes(divisor ?? '1')))
 }
 
 /** Resolve env and envFrom into the final ordered list, as the kubelet does. */
@@ -250,7 +214,7 @@ export function buildContainerConfig(d: DesiredPod, dc: DesiredContainer, ctx: C
         namespaceOptions: namespaceOptions(d.pod),
         runAsUser: runAsUser === undefined ? undefined : {value: BigInt(runAsUser)},
         runAsGroup: runAsGroup === undefined ? undefined : {value: BigInt(runAsGroup)},
-        supplementalGroups: (psc.supplementalGroups ?? []).map((g) => BigInt(g)),
+        supplementalGroups: supplementalGroups(psc),
         readonlyRootfs: sc.readOnlyRootFilesystem === true,
         noNewPrivs: sc.allowPrivilegeEscalation === false,
         maskedPaths: privileged ? [] : MASKED_PATHS,

@@ -26,6 +26,8 @@ import type {PodSandboxConfig} from '../cri/types.js'
 import {NamespaceMode} from '../gen/runtime/v1/api.js'
 import type {Container, Pod} from 'kubernetes-types/core/v1.js'
 import {Annotation, annotationJson} from './labels.js'
+import {pullCredentials} from './pull-secrets.js'
+import {podCgroupLimits, writePodCgroup} from './pod-cgroup.js'
 import {containerAsRecorded, podAsRecorded, writeRecord} from './pod-record.js'
 
 export interface ExecContext {
@@ -230,11 +232,19 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       res.sandboxId = sandboxId
     }
 
+    // The pod-level cgroup limits (the sums of the containers'), before any container starts.
+    // The folder is the one the sandbox was made with (its QoS class then).
+    if (a.startContainers.length > 0) {
+      const madeFrom = (!a.createSandbox && annotationJson<Pod>(a.actual?.sandboxes[0]?.annotations, Annotation.podSpec)) || d.pod
+      await writePodCgroup(ctx.cgroupFs ?? '/sys/fs/cgroup', cgroupParent(madeFrom, a.uid, ctx.cgroupRoot), podCgroupLimits(d.pod))
+    }
+
     // 4. Pull the images of the containers about to start (one pull per image across pods).
     await Promise.all(
       a.startContainers.map((s) => {
         step(`pulling ${s.container.spec.image}`)
-        return ctx.puller.ensure(s.container.spec.image ?? '', (s.container.spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy)
+        const image = s.container.spec.image ?? ''
+        return ctx.puller.ensure(image, (s.container.spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy, pullCredentials(d.pod, image, ctx.data))
       }),
     )
 

@@ -1,6 +1,7 @@
 // Image pulls per imagePullPolicy, one pull per image however many pods need it at once, and at
 // most `pulls` pulls in flight (the kubelet's serialized pulls by default).
 import type {CriClient} from '../cri/client.js'
+import type {AuthConfig} from '../cri/types.js'
 import {isNotFound} from '../cri/errors.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {withRetry} from './retry.js'
@@ -16,12 +17,16 @@ export class ImagePuller {
     private readonly pulls: Slots = new Slots(1),
   ) {}
 
-  /** Make the image present per policy; throws a PodrunError with reason ErrImagePull / ErrImageNeverPull. */
-  ensure(image: string, policy: PullPolicy): Promise<void> {
-    const key = `${policy} ${image}`
+  /**
+   * Make the image present per policy; throws a PodrunError with reason ErrImagePull /
+   * ErrImageNeverPull. With credentials (imagePullSecrets), each is tried in turn, as the kubelet
+   * does; none is tried without them then.
+   */
+  ensure(image: string, policy: PullPolicy, auths: AuthConfig[] = []): Promise<void> {
+    const key = `${policy} ${image} ${auths.map((a) => `${a.serverAddress}/${a.username}`).join(' ')}`
     let p = this.inflight.get(key)
     if (!p) {
-      p = this.doEnsure(image, policy)
+      p = this.doEnsure(image, policy, auths)
       this.inflight.set(key, p)
       // Shared while in flight only: a long-lived puller (the daemon's) asks the runtime again
       // next time, as the image may have been removed meanwhile.
@@ -31,7 +36,7 @@ export class ImagePuller {
     return p
   }
 
-  private async doEnsure(image: string, policy: PullPolicy): Promise<void> {
+  private async doEnsure(image: string, policy: PullPolicy, auths: AuthConfig[]): Promise<void> {
     if (policy !== 'Always') {
       const present = await withRetry(() => this.cri.imageStatus(image))
       if (present) return
@@ -47,7 +52,20 @@ export class ImagePuller {
       await this.pulls.run(async () => {
         // Another pull may have brought it while this one waited for its slot.
         if (policy !== 'Always' && (await withRetry(() => this.cri.imageStatus(image)))) return
-        await withRetry(() => this.cri.pullImage(image))
+        if (auths.length === 0) {
+          await withRetry(() => this.cri.pullImage(image))
+          return
+        }
+        let last: unknown
+        for (const auth of auths) {
+          try {
+            await withRetry(() => this.cri.pullImage(image, auth))
+            return
+          } catch (e) {
+            last = e
+          }
+        }
+        throw last
       })
     } catch (e) {
       const why = isNotFound(e) ? 'not found in its registry' : (e as Error).message

@@ -88,6 +88,13 @@ export function namespaceOptions(pod: Pod): {network: NamespaceMode; pid: Namesp
   }
 }
 
+/** The pod's supplemental groups, with fsGroup added as the kubelet adds it (the group that owns its volumes). */
+export function supplementalGroups(psc: {supplementalGroups?: number[]; fsGroup?: number}): bigint[] {
+  const groups = [...(psc.supplementalGroups ?? [])]
+  if (psc.fsGroup !== undefined && !groups.includes(psc.fsGroup)) groups.push(psc.fsGroup)
+  return groups.map((g) => BigInt(g))
+}
+
 export function sandboxLabels(d: DesiredPod, uid: string): Record<string, string> {
   return {
     ...(d.pod.metadata?.labels ?? {}),
@@ -133,7 +140,7 @@ export function buildSandboxConfig(d: DesiredPod, ctx: SandboxContext): PodSandb
         namespaceOptions: namespaceOptions(d.pod),
         runAsUser: psc.runAsUser === undefined ? undefined : {value: BigInt(psc.runAsUser)},
         runAsGroup: psc.runAsGroup === undefined ? undefined : {value: BigInt(psc.runAsGroup)},
-        supplementalGroups: (psc.supplementalGroups ?? []).map((g) => BigInt(g)),
+        supplementalGroups: supplementalGroups(psc),
         privileged,
       },
     },

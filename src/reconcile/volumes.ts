@@ -9,7 +9,9 @@ import type {Pod, Volume} from 'kubernetes-types/core/v1.js'
 import {PodrunError} from '../lib/errors.js'
 import type {DataLookup} from './container-config.js'
 import {joinInside} from '../lib/paths.js'
-import {cleanSubPaths, mountsUnder} from './subpath.js'
+import {cleanSubPaths, mountsUnder, unmountUnder} from './subpath.js'
+import {applyFsGroup, ensureTmpfs, onTmpfs, tmpfsMounted, tmpfsSize} from './volume-media.js'
+import {fieldValue, resourceValue} from './downward.js'
 
 export function podDir(podRoot: string, uid: string): string {
   return joinInside(podRoot, uid)
@@ -33,19 +35,14 @@ function items(
   })
 }
 
-function downward(pod: Pod, uid: string, list: {path: string; fieldRef?: {fieldPath: string}}[]): FileEntry[] {
-  const md = pod.metadata ?? {}
-  const fmt = (m: Record<string, string> | undefined) =>
-    Object.keys(m ?? {})
-      .sort()
-      .map((k) => `${k}="${(m ?? {})[k]}"`)
-      .join('\n')
+type DownwardItem = {path: string; mode?: number; fieldRef?: {fieldPath: string}; resourceFieldRef?: {containerName?: string; resource: string; divisor?: string | number}}
+
+function downward(pod: Pod, uid: string, list: DownwardItem[]): FileEntry[] {
+  const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])]
   return list.map((f) => {
-    const fp = f.fieldRef?.fieldPath ?? ''
-    const v =
-      fp === 'metadata.name' ? md.name : fp === 'metadata.namespace' ? (md.namespace ?? 'default') : fp === 'metadata.uid' ? uid : fp === 'metadata.labels' ? fmt(md.labels) : fp === 'metadata.annotations' ? fmt(md.annotations) : undefined
-    if (v === undefined) throw new PodrunError(`downwardAPI field ${fp} is not supported`)
-    return {path: f.path, content: v}
+    const r = f.resourceFieldRef
+    const content = r ? resourceValue(containers.find((c) => c.name === r.containerName), r.resource, r.divisor) : fieldValue(pod, uid, f.fieldRef?.fieldPath ?? '', undefined)
+    return {path: f.path, content, mode: f.mode}
   })
 }
 
@@ -72,8 +69,7 @@ function filesOf(v: Volume, pod: Pod, uid: string, ns: string, lookup: DataLooku
   return undefined
 }
 
-async function publish(dir: string, files: FileEntry[], defaultMode: number): Promise<void> {
-  await fs.mkdir(dir, {recursive: true})
+async function publish(dir: string, files: FileEntry[], defaultMode: number, fsGroup: number | undefined): Promise<void> {
   const stamp = `..${Date.now()}_${process.pid}`
   const target = path.join(dir, stamp)
   await fs.mkdir(target)
@@ -84,6 +80,7 @@ async function publish(dir: string, files: FileEntry[], defaultMode: number): Pr
     await fs.writeFile(p, f.content, {mode: f.mode ?? defaultMode})
     await fs.chmod(p, f.mode ?? defaultMode)
   }
+  if (fsGroup !== undefined) await applyFsGroup(target, fsGroup, true)
   // Swap ..data to the new folder in one rename, then point top-level names through it.
   const tmpLink = path.join(dir, '..data_tmp')
   await fs.rm(tmpLink, {force: true})
@@ -149,6 +146,7 @@ export async function prepareVolumes(pod: Pod, uid: string, podRoot: string, loo
   const out = new Map<string, string>()
   const base = path.join(podDir(podRoot, uid), 'volumes')
   const ns = pod.metadata?.namespace ?? 'default'
+  const fsGroup = pod.spec?.securityContext?.fsGroup
   for (const v of pod.spec?.volumes ?? []) {
     if (v.hostPath) {
       out.set(v.name, await hostPath(v))
@@ -157,7 +155,10 @@ export async function prepareVolumes(pod: Pod, uid: string, podRoot: string, loo
     if (v.emptyDir) {
       const dir = path.join(base, 'empty-dir', v.name)
       await fs.mkdir(dir, {recursive: true, mode: 0o777})
-      await fs.chmod(dir, 0o777)
+      if (onTmpfs(v)) await ensureTmpfs(dir, tmpfsSize(pod, v), 0o777)
+      // Only the folder itself: what a container wrote inside is the container's.
+      if (fsGroup !== undefined) await fs.chown(dir, 0, fsGroup)
+      await fs.chmod(dir, fsGroup === undefined ? 0o777 : 0o2777)
       out.set(v.name, dir)
       continue
     }
@@ -165,8 +166,14 @@ export async function prepareVolumes(pod: Pod, uid: string, podRoot: string, loo
     if (files === undefined) throw new PodrunError(`volume ${v.name}: this volume type is not supported on a standalone node`)
     const mode = defaultModeOf(v)
     const dir = apiVolumeDir(base, v)
-    await publish(dir, files, mode)
-    await fs.writeFile(`${dir}.content`, contentHash(files, mode))
+    await fs.mkdir(dir, {recursive: true, mode: 0o755})
+    if (onTmpfs(v)) await ensureTmpfs(dir, tmpfsSize(pod, v), 0o755)
+    if (fsGroup !== undefined) {
+      await fs.chown(dir, 0, fsGroup)
+      await fs.chmod(dir, 0o2755)
+    }
+    await publish(dir, files, mode, fsGroup)
+    await fs.writeFile(`${dir}.content`, contentHash(files, mode, fsGroup))
     out.set(v.name, dir)
   }
   return out
@@ -180,9 +187,9 @@ const defaultModeOf = (v: Volume): number => v.configMap?.defaultMode ?? v.secre
 const apiVolumeDir = (base: string, v: Volume) => path.join(base, v.configMap ? 'configmap' : v.secret ? 'secret' : v.downwardAPI ? 'downward-api' : 'projected', v.name)
 
 /** What a volume's files hold, in one string (kept beside the volume, never inside it). */
-const contentHash = (files: FileEntry[], mode: number) =>
+const contentHash = (files: FileEntry[], mode: number, fsGroup: number | undefined) =>
   createHash('sha256')
-    .update(JSON.stringify([mode, [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))]))
+    .update(JSON.stringify([mode, ...(fsGroup === undefined ? [] : [fsGroup]), [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))]))
     .digest('hex')
 
 /**
@@ -201,6 +208,7 @@ export async function staleApiVolumes(pod: Pod, uid: string, podRoot: string, lo
     const dir = apiVolumeDir(base, v)
     const have = await fs.readFile(`${dir}.content`, 'utf8').catch(() => undefined)
     if (have === undefined) continue // not made yet: the next start makes it
+    if (onTmpfs(v) && !(await tmpfsMounted(dir))) continue // gone with a reboot: the next start mounts and fills it
     let files: FileEntry[] | undefined
     try {
       files = filesOf(v, pod, uid, ns, lookup)
@@ -208,11 +216,12 @@ export async function staleApiVolumes(pod: Pod, uid: string, podRoot: string, lo
       continue
     }
     const mode = defaultModeOf(v)
-    const want = contentHash(files ?? [], mode)
+    const fsGroup = pod.spec?.securityContext?.fsGroup
+    const want = contentHash(files ?? [], mode, fsGroup)
     if (want === have) continue
     stale.push(v.name)
     if (o.update) {
-      await publish(dir, files ?? [], mode)
+      await publish(dir, files ?? [], mode, fsGroup)
       await fs.writeFile(`${dir}.content`, want)
     }
   }
@@ -226,6 +235,7 @@ export async function staleApiVolumes(pod: Pod, uid: string, podRoot: string, lo
 export async function removePodDir(podRoot: string, uid: string): Promise<void> {
   const dir = podDir(podRoot, uid)
   await cleanSubPaths(dir)
+  await unmountUnder(path.join(dir, 'volumes')) // tmpfs volumes
   const left = await mountsUnder(dir)
   if (left.length > 0) throw new PodrunError(`pod folder ${dir} still has mounts (${left.join(', ')}); not removed`)
   await fs.rm(dir, {recursive: true, force: true})

@@ -1,0 +1,183 @@
+// What a pod gets from the machine, against the real containerd, seen from inside its containers
+// and from the host: secret volumes and memory emptyDirs are tmpfs (sized by sizeLimit), fsGroup
+// owns the volumes and joins the containers' groups, the pod-level cgroup carries the sum of the
+// containers' limits, and imagePullSecrets reach a registry that asks for Basic auth.
+//
+// Needs: `bash scripts/runtime.sh up`, `eval "$(bash scripts/runtime.sh env)"`, `npm run build`.
+import assert from 'node:assert/strict'
+import fs from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {connectCri, type CriClient} from '../../src/cri/client.js'
+import {mountsUnder} from '../../src/reconcile/subpath.js'
+import {runPodrun, type Run} from '../support/cli.js'
+
+const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
+const image = process.env.PODRUN_TEST_IMAGE
+const registry = process.env.PODRUN_REGISTRY
+const authRegistry = process.env.PODRUN_AUTH_REGISTRY
+const ns = `e2e-res-${process.pid}`
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-res-'))
+const podRoot = path.join(work, 'root')
+const env = {...process.env, PODRUN_ROOT: podRoot, PODRUN_LOG_ROOT: path.join(work, 'logs')}
+const RUNNING = 1
+const Mi = 1024 * 1024
+
+const podrun = (...args: string[]): Promise<Run> => runPodrun(env, args, 120_000)
+
+function manifest(name: string, text: string): string {
+  const f = path.join(work, `${name}.yaml`)
+  fs.writeFileSync(f, text)
+  return f
+}
+
+describe('pod volumes, groups, cgroup limits and registry credentials against the real runtime', {concurrency: false, timeout: 240_000}, () => {
+  let cri: CriClient
+  const running = async (pod: string, container: string) =>
+    (await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': pod, 'io.kubernetes.container.name': container}, state: {state: RUNNING}}))[0]
+  const sh = async (id: string, cmd: string) => {
+    const r = await cri.execSync(id, ['sh', '-c', cmd], 10)
+    return {code: r.exitCode, out: Buffer.from(r.stdout).toString().trim(), err: Buffer.from(r.stderr).toString().trim()}
+  }
+
+  before(async () => {
+    assert.ok(endpoint && image && registry && authRegistry, 'run `eval "$(bash scripts/runtime.sh env)"` after `bash scripts/runtime.sh up`')
+    cri = await connectCri({endpoint})
+  })
+
+  after(async () => {
+    await podrun('delete', 'pods', '--all', '-n', ns, '--grace-period', '0')
+    cri?.close()
+    if ((await mountsUnder(work)).length === 0) fs.rmSync(work, {recursive: true, force: true})
+  })
+
+  it('secrets and memory emptyDirs are tmpfs (sizeLimit holds); fsGroup owns the volumes; the pod cgroup has the sum of the limits', async () => {
+    const f = manifest(
+      'files',
+      `apiVersion: v1
+kind: Pod
+metadata: {name: files, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsUser: 1000, fsGroup: 2000}
+  containers:
+    - name: main
+      image: ${image}
+      command: [sh, -c, "exec sleep 3600"]
+      resources: {limits: {memory: 48Mi, cpu: 200m}}
+      volumeMounts: [{name: sec, mountPath: /sec}, {name: mem, mountPath: /mem}, {name: data, mountPath: /data}]
+    - name: side
+      image: ${image}
+      command: [sh, -c, "exec sleep 3600"]
+      resources: {limits: {memory: 16Mi, cpu: 100m}}
+  volumes:
+    - {name: sec, secret: {secretName: tok, defaultMode: 0400}}
+    - {name: mem, emptyDir: {medium: Memory, sizeLimit: 8Mi}}
+    - {name: data, emptyDir: {}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: tok, namespace: ${ns}}
+stringData: {token: s3cret}
+`,
+    )
+    const r = await podrun('apply', '-f', f)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const c = (await running('files', 'main'))!
+    // tmpfs, from inside.
+    const mounts = (await sh(c.id, 'cat /proc/mounts')).out
+    assert.match(mounts, /^tmpfs \/sec tmpfs /m, mounts)
+    assert.match(mounts, /^tmpfs \/mem tmpfs \S*size=8192k/m, mounts)
+    assert.doesNotMatch(mounts, /^tmpfs \/data /m)
+    const big = await sh(c.id, 'dd if=/dev/zero of=/mem/big bs=1M count=12')
+    assert.notEqual(big.code, 0, 'writing past sizeLimit must fail')
+    assert.match(big.err, /No space left/)
+    // fsGroup: the groups of the process, the group of the volumes, a 0400 secret readable by the group.
+    assert.match((await sh(c.id, 'id -G')).out, /\b2000\b/)
+    assert.equal((await sh(c.id, 'stat -c %g /data')).out, '2000')
+    assert.equal((await sh(c.id, 'stat -L -c "%g %a" /sec/token')).out, '2000 440')
+    assert.equal((await sh(c.id, 'cat /sec/token')).out, 's3cret')
+    assert.equal((await sh(c.id, 'touch /data/mine && stat -c %g /data/mine')).out, '2000', 'setgid: new files take the group')
+    // The pod cgroup, on the host: the folder above the container's.
+    const line = (await sh(c.id, 'cat /proc/self/cgroup')).out.split('\n').find((l) => /:memory:/.test(l) || /^0::/.test(l))!
+    const containerPath = line.slice(line.lastIndexOf(':') + 1)
+    const podPath = path.posix.dirname(containerPath)
+    const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers')
+    const limit = fs.readFileSync(v2 ? `/sys/fs/cgroup${podPath}/memory.max` : `/sys/fs/cgroup/memory${podPath}/memory.limit_in_bytes`, 'utf8').trim()
+    assert.equal(Number(limit), 64 * Mi)
+    const quota = v2 ? fs.readFileSync(`/sys/fs/cgroup${podPath}/cpu.max`, 'utf8').trim().split(' ')[0] : fs.readFileSync(`/sys/fs/cgroup/cpu${podPath}/cpu.cfs_quota_us`, 'utf8').trim()
+    assert.equal(quota, '30000')
+    // The tmpfs mounts go with the pod.
+    const uid = JSON.parse((await podrun('get', 'pods', 'files', '-n', ns, '-o', 'json')).stdout).metadata.uid as string
+    assert.ok((await mountsUnder(path.join(podRoot, 'pods', uid))).length >= 2)
+    assert.equal((await podrun('delete', '-f', f, '--grace-period', '0')).code, 0)
+    assert.deepEqual(await mountsUnder(path.join(podRoot, 'pods', uid)), [])
+    assert.ok(!fs.existsSync(path.join(podRoot, 'pods', uid)))
+  })
+
+  it('imagePullSecrets reach a registry that asks for Basic auth; without them, or with a wrong password, the pull fails', async () => {
+    const [user, password] = ['puller', 'pa55-word']
+    const want = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+    const seen: string[] = []
+    // A registry that asks for credentials: in front of the local one, on the port containerd knows as plain HTTP.
+    const [upHost, upPort] = registry!.split(':')
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers.authorization ?? '')
+      if (req.headers.authorization !== want) {
+        res.writeHead(401, {'WWW-Authenticate': 'Basic realm="podrun-test"', 'Docker-Distribution-Api-Version': 'registry/2.0'}).end()
+        return
+      }
+      const {authorization: _drop, ...headers} = req.headers
+      const up = http.request({host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: {...headers, host: registry}}, (u) => {
+        res.writeHead(u.statusCode ?? 502, u.headers)
+        u.pipe(res)
+      })
+      up.on('error', () => res.destroy())
+      req.pipe(up)
+    })
+    const [host, port] = authRegistry!.split(':')
+    await new Promise<void>((res) => server.listen(Number(port), host, res))
+    try {
+      const img = `${authRegistry}/podrun/busybox:1.35`
+      const secret = (name: string, pw: string) => `---
+apiVersion: v1
+kind: Secret
+metadata: {name: ${name}, namespace: ${ns}}
+type: kubernetes.io/dockerconfigjson
+stringData:
+  .dockerconfigjson: '${JSON.stringify({auths: {[`http://${authRegistry}`]: {auth: Buffer.from(`${user}:${pw}`).toString('base64')}}})}'
+`
+      const pod = (name: string, secretName?: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 1
+${secretName ? `  imagePullSecrets: [{name: ${secretName}}]\n` : ''}  containers:
+    - name: main
+      image: ${img}
+      imagePullPolicy: Always
+      command: [sh, -c, "exec sleep 3600"]
+`
+      const none = await podrun('apply', '-f', manifest('noauth', pod('noauth')), '--wait-timeout', '30s')
+      assert.notEqual(none.code, 0, none.stdout + none.stderr)
+      assert.match(none.stdout + none.stderr, /ErrImagePull/)
+      assert.ok(seen.length > 0 && !seen.some(Boolean), 'no credentials were sent')
+
+      seen.length = 0
+      const wrong = await podrun('apply', '-f', manifest('wrong', pod('wrong', 'badcred') + secret('badcred', 'nope')), '--wait-timeout', '30s')
+      assert.notEqual(wrong.code, 0, wrong.stdout + wrong.stderr)
+      assert.ok(seen.some((a) => a.startsWith('Basic ')) && !seen.includes(want))
+
+      seen.length = 0
+      const ok = await podrun('apply', '-f', manifest('auth', pod('withauth', 'regcred') + secret('regcred', password)))
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+      assert.ok(seen.includes(want), `the registry saw: ${JSON.stringify([...new Set(seen)])}`)
+      assert.ok(await running('withauth', 'main'))
+    } finally {
+      server.closeAllConnections()
+      await new Promise((res) => server.close(res))
+    }
+  })
+})
