@@ -118,7 +118,8 @@ export default class Apply extends BaseCommand<typeof Apply> {
       if (flags.output === 'json') {
         process.stdout.write(JSON.stringify({pods: res.outcomes, mutations: res.mutations}, null, 2) + '\n')
       } else {
-        for (const o of res.outcomes) process.stdout.write(`pod/${o.name} ${o.status === 'Conflict' ? 'refused' : o.change}\n`)
+        // A pod that failed is not said to be created or configured: it may not exist at all.
+        for (const o of res.outcomes) process.stdout.write(`pod/${o.name} ${o.status === 'Conflict' ? 'refused' : o.ok ? o.change : `failed (${o.status})`}\n`)
       }
       if (res.interrupted) {
         throw new PodrunError(`interrupted: ${failed.length} pod(s) not settled: ${failed.map((f) => `${f.name} (${f.message ?? f.status})`).join('; ')}`, {

@@ -66,16 +66,23 @@ export function annotatePod(pod: Pod, info: DaemonPodInfo | undefined): void {
  */
 export function podFromDaemon(info: DaemonPodInfo, nodeName: string): Pod | undefined {
   if (!info.absent || info.conflict) return undefined
-  const {initContainers, containers} = info.absent
-  const status = (c: {name: string; image: string}, fallback: string): ContainerStatus => {
-    const w = info.waiting[c.name]
+  return pendingPod({name: info.name, namespace: info.namespace, source: info.source, ...info.absent}, info.waiting, nodeName)
+}
+
+type Named = {name: string; image: string}
+
+/** A pod wanted but not in the runtime (its sandbox or first container could not be made): Pending, with why. */
+export function pendingPod(p: {name: string; namespace: string; source: string; initContainers: Named[]; containers: Named[]}, waiting: Record<string, {reason: string; message?: string}>, nodeName: string): Pod {
+  const {initContainers, containers} = p
+  const status = (c: Named, fallback: string): ContainerStatus => {
+    const w = waiting[c.name]
     return {name: c.name, image: c.image, imageID: '', ready: false, restartCount: 0, started: false, state: {waiting: {reason: w?.reason ?? fallback, ...(w?.message ? {message: w.message} : {})}}}
   }
   const behindInits = initContainers.length > 0 ? 'PodInitializing' : 'ContainerCreating'
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: {name: info.name, namespace: info.namespace, annotations: {[Label.source]: info.source}},
+    metadata: {name: p.name, namespace: p.namespace, annotations: {[Label.source]: p.source}},
     spec: {nodeName, containers: containers.map((c) => ({name: c.name, image: c.image})), ...(initContainers.length > 0 ? {initContainers: initContainers.map((c) => ({name: c.name, image: c.image}))} : {})},
     status: {
       phase: 'Pending',

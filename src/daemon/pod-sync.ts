@@ -284,9 +284,14 @@ export class PodSyncer {
     const isPull = isBackoff || r.reason === 'ErrImagePull' || r.reason === 'ErrImageNeverPull'
     rec.lastError = {time: iso(now), reason: r.reason ?? 'Error', message: r.error ?? ''}
     log[isBackoff ? 'debug' : 'warn']('pod failed to converge', {pod: a.key, reason: r.reason, error: r.error})
-    if (!isBackoff) status.event(a.key, 'Warning', r.reason === 'ErrImagePull' ? 'Failed' : r.reason === 'FailedPostStartHook' ? r.reason : 'FailedSync', r.error ?? 'failed')
+    const eventReason = r.reason === 'ErrImagePull' || r.reason === 'CreateContainerConfigError' ? 'Failed' : r.reason === 'FailedPostStartHook' || r.reason === 'FailedMount' ? r.reason : 'FailedSync'
+    if (!isBackoff) status.event(a.key, 'Warning', eventReason, r.error ?? 'failed')
     if (r.reason === 'CreateContainerConfigError' && r.container) {
       rec.waiting[r.container] = {reason: r.reason, message: r.error}
+    }
+    if (r.reason === 'FailedMount') {
+      // As a kubelet shows it: the containers wait in ContainerCreating; the event says why.
+      for (const s of a.startContainers) rec.waiting[s.container.name] = {reason: 'ContainerCreating', message: r.error}
     }
     if (isPull) {
       // ErrImagePull on the sync that tried and failed, ImagePullBackOff on the syncs that wait:

@@ -7,7 +7,7 @@
 // hold Secrets.
 import fs from 'node:fs'
 import path from 'node:path'
-import type {ConfigMap, Secret} from 'kubernetes-types/core/v1.js'
+import type {ConfigMap, Container, Pod, Secret} from 'kubernetes-types/core/v1.js'
 import type {DesiredPod} from '../model/desired.js'
 import type {DesiredConfigMap, DesiredSecret} from '../manifest/types.js'
 import {referencesOf} from '../manifest/references.js'
@@ -78,4 +78,20 @@ export function appliedKeys(root = appliedRoot()): string[] {
     return []
   }
   return names.filter((n) => !n.startsWith('.') && n.endsWith('.json') && n.includes('_')).map((n) => n.slice(0, -5).replace('_', '/'))
+}
+
+/** What each recorded pod holds, for a listing without a daemon: names and images only. */
+export function appliedPods(root = appliedRoot()): Array<{namespace: string; name: string; initContainers: {name: string; image: string}[]; containers: {name: string; image: string}[]}> {
+  const out = []
+  for (const key of appliedKeys(root)) {
+    const [namespace, name] = key.split('/')
+    try {
+      const pod = (JSON.parse(fs.readFileSync(appliedFile(root, namespace, name), 'utf8')) as {items: Pod[]}).items[0]
+      const brief = (list: Container[] | undefined) => (list ?? []).map((c) => ({name: c.name, image: c.image ?? ''}))
+      out.push({namespace, name, initContainers: brief(pod.spec?.initContainers), containers: brief(pod.spec?.containers)})
+    } catch {
+      // Unreadable: the daemon reports it when it runs.
+    }
+  }
+  return out
 }

@@ -219,7 +219,10 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
         hostDns: ctx.hostDns,
         cgroupRoot: ctx.cgroupRoot,
       })
-      volumePaths = await prepareVolumes(d.pod, a.uid, ctx.podRoot, ctx.data)
+      // A volume that cannot be set up keeps the pod in ContainerCreating, as the kubelet's FailedMount.
+      volumePaths = await prepareVolumes(d.pod, a.uid, ctx.podRoot, ctx.data).catch((e: unknown) => {
+        throw isPodrunError(e) && e.reason !== 'Error' ? e : new PodrunError((e as Error).message, {reason: 'FailedMount', cause: e})
+      })
     }
     let sandboxId = a.sandboxId
     if (a.createSandbox) {
@@ -284,7 +287,13 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       }
       // Resolved again at every start: the container may have replaced the path since.
       cctx.subPaths = await bindSubPaths(podDir(ctx.podRoot, a.uid), s.container.name, subPathMounts(d, s.container.spec, cctx))
-      const config = buildContainerConfig(d, s.container, cctx)
+      let config
+      try {
+        config = buildContainerConfig(d, s.container, cctx)
+      } catch (e) {
+        // A key or field the container's env asks for that is not there: the kubelet's CreateContainerConfigError.
+        throw isPodrunError(e) && e.reason !== 'Error' ? e : new PodrunError((e as Error).message, {reason: 'CreateContainerConfigError', cause: e})
+      }
       count()
       const id = await mutate(ctx, () => ctx.cri.createContainer(sandboxId!, config, sandboxConfig!))
       count()

@@ -283,6 +283,32 @@ ${c('app', runner('app'))}`,
     fs.rmSync(path.join(manifestDir, 'meta.yaml'))
   })
 
+  it('a pod whose volume cannot be set up stays visible as ContainerCreating with a FailedMount event, and starts once it can', async () => {
+    const dir = path.join(work, 'mountfail')
+    fs.mkdirSync(dir)
+    const hostFile = path.join(work, 'needed.conf')
+    const f = path.join(dir, 'p.yaml')
+    fs.writeFileSync(f, pod('needsfile', 'exec sleep 3600', '      volumeMounts: [{name: conf, mountPath: /conf/needed.conf}]\n', {podExtra: `  volumes: [{name: conf, hostPath: {path: ${hostFile}, type: File}}]\n`}))
+    const r = await podrun('apply', '-f', f, '--wait-timeout', '20s')
+    assert.notEqual(r.code, 0, r.stdout + r.stderr)
+    assert.match(r.stdout + r.stderr, /FailedMount/)
+    assert.match(r.stdout, /^pod\/needsfile failed \(FailedMount\)$/m)
+    const shown = await waitFor('ContainerCreating in get pods', async () => {
+      const g = await podrun('get', 'pods', 'needsfile', '-n', ns)
+      return /needsfile\s+0\/1\s+ContainerCreating/.test(g.stdout) && g
+    })
+    assert.ok(shown)
+    const json = JSON.parse((await podrun('get', 'pods', 'needsfile', '-n', ns, '-o', 'json')).stdout)
+    assert.match(json.status.containerStatuses[0].state.waiting.message, /is not an existing file/)
+    const events = (await info('needsfile'))?.events ?? []
+    assert.ok(events.some((e) => e.reason === 'FailedMount'), JSON.stringify(events))
+    // The file appears: the daemon's retry starts the pod.
+    fs.writeFileSync(hostFile, 'ok\n')
+    const c = await waitFor('needsfile running', () => runningOf('needsfile'), 60_000)
+    assert.equal(Buffer.from((await cri.execSync(c.id, ['cat', '/conf/needed.conf'], 5)).stdout).toString(), 'ok\n')
+    await podrun('delete', '-f', dir, '--grace-period', '0')
+  })
+
   it('a bad image edit under the daemon is rolled back to the last Ready version, and stays so across a daemon restart', async () => {
     write('ro.yaml', pod('ro', 'exec sleep 3600'))
     const c = await waitFor('ro running', () => runningOf('ro'))

@@ -117,6 +117,31 @@ stringData: {token: s3cret}
     assert.ok(!fs.existsSync(path.join(podRoot, 'pods', uid)))
   })
 
+  it('without a daemon, a pod whose volume cannot be set up is shown ContainerCreating, with what would retry it', async () => {
+    const f = manifest(
+      'nofile',
+      `apiVersion: v1
+kind: Pod
+metadata: {name: nofile, namespace: ${ns}}
+spec:
+  containers:
+    - {name: main, image: ${image}, command: [sleep, '3600'], volumeMounts: [{name: conf, mountPath: /conf}]}
+  volumes: [{name: conf, hostPath: {path: ${path.join(work, 'absent.conf')}, type: File}}]
+`,
+    )
+    const r = await podrun('apply', '-f', f)
+    assert.equal(r.code, 3, r.stdout + r.stderr)
+    assert.match(r.stdout, /^pod\/nofile failed \(FailedMount\)$/m)
+    assert.match(r.stderr, /is not an existing file/)
+    const g = await podrun('get', 'pods', '-n', ns)
+    assert.match(g.stdout, /nofile\s+0\/1\s+ContainerCreating/, g.stdout)
+    const json = JSON.parse((await podrun('get', 'pods', 'nofile', '-n', ns, '-o', 'json')).stdout)
+    assert.match(json.status.containerStatuses[0].state.waiting.message, /no podrun daemon answers/)
+    const d = await podrun('delete', '-f', f)
+    assert.equal(d.code, 0, d.stdout + d.stderr)
+    assert.doesNotMatch((await podrun('get', 'pods', '-n', ns)).stdout, /nofile/)
+  })
+
   it('imagePullSecrets reach a registry that asks for Basic auth; without them, or with a wrong password, the pull fails', async () => {
     const [user, password] = ['puller', 'pa55-word']
     const want = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`

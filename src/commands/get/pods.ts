@@ -44,7 +44,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
     const {viewPods} = await import('../../reconcile/pod-view.js')
     const {statusReason} = await import('../../reconcile/status.js')
     const {fetchDaemonPods} = await import('../../daemon/client.js')
-    const {daemonExtras, annotatePod, podFromDaemon} = await import('../../daemon/pod-status.js')
+    const {daemonExtras, annotatePod, podFromDaemon, pendingPod} = await import('../../daemon/pod-status.js')
     // A daemon that answers knows what the runtime cannot tell (back-off, pulls, broken manifests).
     const asked = fetchDaemonPods(flags['daemon-socket'])
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
@@ -60,6 +60,17 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
         const pod = inRuntime.has(info.key) ? undefined : podFromDaemon(info, host.nodeName)
         if (!pod) continue
         all.push({pod, key: info.key, name: info.name, namespace: info.namespace, source: info.source})
+      }
+      // No daemon: pods apply recorded that the runtime does not have (their setup failed) are
+      // shown Pending, with the note that nothing retries them.
+      if (!daemon) {
+        const {appliedPods} = await import('../../reconcile/applied-store.js')
+        for (const p of appliedPods()) {
+          if (inRuntime.has(`${p.namespace}/${p.name}`)) continue
+          const message = `not in the runtime; ${NO_DAEMON} to retry it: \`podrun daemon\``
+          const waiting = Object.fromEntries([...p.initContainers, ...p.containers].map((c) => [c.name, {reason: 'ContainerCreating', message}]))
+          all.push({pod: pendingPod({...p, source: 'apply'}, waiting, host.nodeName), key: `${p.namespace}/${p.name}`, name: p.name, namespace: p.namespace, source: 'apply'})
+        }
       }
       for (const v of all) annotatePod(v.pod, known.get(v.key))
       // No daemon: a container its restartPolicy would restart stays down. Say so where it shows.
