@@ -28,6 +28,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
     'wait-timeout': Flags.string({summary: 'How long to wait for the pods.', default: '2m'}),
     parallel: Flags.integer({summary: 'Runtime calls that change something, in flight at once (a container waiting out its grace period takes none).', default: 4, min: 1}),
     'max-parallel-image-pulls': Flags.integer({summary: 'Image pulls in flight at once.', default: 1, min: 1}),
+    atomic: Flags.boolean({summary: 'A pod that does not run within --wait-timeout is put back as it was: its previous Ready version, or removed if this apply created it.'}),
     output: Flags.string({char: 'o', summary: 'Output format.', options: ['json']}),
     'daemon-socket': Flags.string({
       summary: 'API socket of the `podrun daemon` that supervises applied pods (restarts, power cuts).',
@@ -46,6 +47,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
     const {recordApplied, forgetApplied} = await import('../reconcile/applied-store.js')
     const {daemonAnswers} = await import('../daemon/client.js')
     const dryRun = flags['dry-run']
+    if (flags.atomic && !flags.wait) throw new PodrunError('--atomic needs --wait: it judges the pods when the wait ends', {exitCode: ExitCode.invalid, reason: 'UsageError'})
     const daemon = dryRun ? Promise.resolve(true) : daemonAnswers(flags['daemon-socket'])
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     // The daemon supervises applied pods: while apply works on them, it keeps its hands off (and
@@ -56,6 +58,8 @@ export default class Apply extends BaseCommand<typeof Apply> {
           state.pods.map((p) => p.key),
           (key) => process.stderr.write(daemonBusy(key)),
         )
+    const {snapshot, rollBack} = await import('../reconcile/atomic-apply.js')
+    let before: ReturnType<typeof snapshot> = []
     try {
       // A pod that a daemon runs from its manifest folder is the daemon's: apply leaves it alone.
       let listing = await observe(cri)
@@ -64,6 +68,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
       if (!dryRun) {
         // What apply runs is recorded before it runs it: the daemon supervises it from the record
         // (restarts, power cuts), and a crash of apply halfway leaves the intent, not half of it.
+        if (flags.atomic) before = snapshot(allowed, listing)
         recordApplied(allowed, state.configMaps, state.secrets)
         const prune = applyPrune(state.pods, flags.prune)
         const pruned = listing.filter((a) => !state.pods.some((p) => p.key === a.key) && prune(a))
@@ -115,8 +120,10 @@ export default class Apply extends BaseCommand<typeof Apply> {
         res.outcomes.push({key: r.key, name: r.name, namespace: r.namespace, change: 'unchanged', ok: false, status: 'Conflict', message: `owned by ${r.owner}`})
       }
       const failed = res.outcomes.filter((o) => !o.ok)
+      const toRollBack = failed.filter((o) => o.status !== 'Conflict')
+      const rolledBack = flags.atomic && !res.interrupted && toRollBack.length > 0 ? await rollBack(toRollBack, before, {cri, host: pass.host, wait: true, timeoutMs: parseDuration(flags['wait-timeout'], '--wait-timeout'), parallel: flags.parallel, parallelPulls: flags['max-parallel-image-pulls']}) : []
       if (flags.output === 'json') {
-        process.stdout.write(JSON.stringify({pods: res.outcomes, mutations: res.mutations}, null, 2) + '\n')
+        process.stdout.write(JSON.stringify({pods: res.outcomes, mutations: res.mutations, ...(flags.atomic ? {rolledBack} : {})}, null, 2) + '\n')
       } else {
         // A pod that failed is not said to be created or configured: it may not exist at all.
         for (const o of res.outcomes) process.stdout.write(`pod/${o.name} ${o.status === 'Conflict' ? 'refused' : o.ok ? o.change : `failed (${o.status})`}\n`)
@@ -126,6 +133,16 @@ export default class Apply extends BaseCommand<typeof Apply> {
           exitCode: ExitCode.interrupted,
           reason: 'Interrupted',
           suggestions: ['`podrun get pods` shows where they are; apply again to go on'],
+        })
+      }
+      if (rolledBack.length > 0) {
+        if (flags.output !== 'json') {
+          for (const r of rolledBack) process.stdout.write(`pod/${r.name} ${r.action}${r.ok ? '' : ` (not settled: ${r.message ?? 'failed'})`}\n`)
+        }
+        throw new PodrunError(`${toRollBack.length} of ${res.outcomes.length} pod(s) failed, and --atomic put them back: ${toRollBack.map((f) => `${f.name} (${f.message ?? f.status}; ${rolledBack.find((r) => r.key === f.key)?.action ?? 'kept'})`).join('; ')}`, {
+          exitCode: ExitCode.partial,
+          reason: 'RolledBack',
+          suggestions: ['`podrun diff -f` shows what the manifests would change against what runs again'],
         })
       }
       if (failed.length > 0) {

@@ -165,6 +165,29 @@ describe('apply, diff and delete against the real runtime', {concurrency: false}
     assert.deepEqual([...other].sort(), ['broken', 'delta'])
   })
 
+  it('--atomic puts back the Ready version of a pod whose edit does not run, and removes a new pod that does not', async () => {
+    const missing = image!.replace(/:[^:/]+$/, ':no-such-tag')
+    const good = pod('atom', {terminationGracePeriodSeconds: 1})
+    const dir = write('atomic', {'p.yaml': good})
+    assert.equal((await podrun('apply', '-f', dir)).code, 0)
+    const bad = write('atomic-bad', {'p.yaml': good.replace(image!, missing), 'new.yaml': pod('atom-new', {image: missing})})
+    const r = await podrun('apply', '-f', bad, '--atomic', '--wait-timeout', '30s')
+    assert.equal(r.code, 3, r.stdout + r.stderr)
+    assert.match(r.stdout, /^pod\/atom rolled back$/m)
+    assert.match(r.stdout, /^pod\/atom-new removed$/m)
+    assert.match(r.stderr, /--atomic put them back/)
+    const running = (await ours(cri)).containers.filter((c) => c.labels['io.kubernetes.pod.name'] === 'atom' && c.state === 1)
+    assert.equal(running.length, 1)
+    assert.equal(running[0].image?.image, image, 'the old image runs again')
+    assert.equal((await ours(cri)).sandboxes.filter((s) => s.metadata?.name === 'atom-new').length, 0)
+    // What runs and what is recorded is the good version: diff against it is clean, against the bad one not.
+    assert.equal((await podrun('diff', '-f', dir)).code, 0)
+    assert.equal((await podrun('diff', '-f', path.join(bad, 'p.yaml'))).code, 1)
+    assert.match(fs.readFileSync(path.join(work, 'root', 'applied', `${ns}_atom.json`), 'utf8'), new RegExp(image!.replace(/[.]/g, '\\.')))
+    assert.ok(!fs.existsSync(path.join(work, 'root', 'applied', `${ns}_atom-new.json`)))
+    await podrun('delete', '-f', dir, '--grace-period', '0')
+  })
+
   it('delete leaves nothing podrun made', async () => {
     const r = await podrun('delete', '-f', path.join(work, 'set'))
     assert.equal(r.code, 0, r.stderr)
