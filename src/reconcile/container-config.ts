@@ -2,6 +2,7 @@
 // image's entrypoint, as the kubelet relies on), env with $(VAR) expansion, mounts, resources,
 // security context, kubelet-compatible labels, and the log path `<container>/<attempt>.log`.
 // Pure: everything from outside (volume host paths, ConfigMap/Secret data, the pod IP) is passed in.
+import fs from 'node:fs'
 import type {Container, EnvVar, Pod} from 'kubernetes-types/core/v1.js'
 import {HOSTS_PATH} from './etc-hosts.js'
 import {isApiDataVolume} from './volumes.js'
@@ -161,6 +162,23 @@ export function containerLabels(d: DesiredPod, dc: DesiredContainer, uid: string
   }
 }
 
+/** Whether this host enforces AppArmor (the kubelet's check). */
+export function hostHasAppArmor(file = '/sys/module/apparmor/parameters/enabled'): boolean {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().startsWith('Y')
+  } catch {
+    return false
+  }
+}
+
+/** The kubelet's refusal of a container that asks for an AppArmor profile on a host without AppArmor. */
+export function appArmorViolation(d: DesiredPod, c: Container, hostHasIt: boolean): string | undefined {
+  const armor = c.securityContext?.appArmorProfile ?? d.pod.spec?.securityContext?.appArmorProfile
+  if (!armor || armor.type === 'Unconfined' || hostHasIt) return undefined
+  return `Cannot enforce AppArmor: AppArmor is not enabled on the host (container ${c.name} asks for profile ${armor.type === 'Localhost' ? `localhost/${armor.localhostProfile ?? ''}` : armor.type})`
+}
+
+/** A CRI security profile (seccomp or AppArmor) from the Kubernetes type and localhost profile. */
 function seccomp(type: string | undefined, localhost?: string) {
   if (type === 'RuntimeDefault') return {profileType: SecurityProfile_ProfileType.RuntimeDefault, localhostRef: ''}
   if (type === 'Localhost') return {profileType: SecurityProfile_ProfileType.Localhost, localhostRef: localhost ?? ''}
@@ -181,6 +199,10 @@ export function buildContainerConfig(d: DesiredPod, dc: DesiredContainer, ctx: C
   const runAsUser = sc.runAsUser ?? psc.runAsUser
   const runAsGroup = sc.runAsGroup ?? psc.runAsGroup
   const prof = sc.seccompProfile ?? psc.seccompProfile
+  const armor = sc.appArmorProfile ?? psc.appArmorProfile
+  const selinux = sc.seLinuxOptions ?? psc.seLinuxOptions
+  // procMount: Unmasked leaves /proc as the runtime mounts it, without the masked and read-only paths.
+  const unmasked = privileged || sc.procMount === 'Unmasked'
   return ContainerConfig.fromPartial({
     metadata: {name: dc.name, attempt: ctx.attempt},
     image: {image: c.image ?? '', userSpecifiedImage: c.image ?? ''},
@@ -217,9 +239,12 @@ export function buildContainerConfig(d: DesiredPod, dc: DesiredContainer, ctx: C
         supplementalGroups: supplementalGroups(psc),
         readonlyRootfs: sc.readOnlyRootFilesystem === true,
         noNewPrivs: sc.allowPrivilegeEscalation === false,
-        maskedPaths: privileged ? [] : MASKED_PATHS,
-        readonlyPaths: privileged ? [] : READONLY_PATHS,
+        maskedPaths: unmasked ? [] : MASKED_PATHS,
+        readonlyPaths: unmasked ? [] : READONLY_PATHS,
         seccomp: seccomp(prof?.type, prof?.localhostProfile),
+        // Only when asked for: unset, the runtime applies its default where the host has AppArmor.
+        ...(armor ? {apparmor: seccomp(armor.type, armor.localhostProfile)} : {}),
+        ...(selinux ? {selinuxOptions: {user: selinux.user ?? '', role: selinux.role ?? '', type: selinux.type ?? '', level: selinux.level ?? ''}} : {}),
       },
     },
   })

@@ -16,7 +16,7 @@ import {makeTerminationLog} from './termination.js'
 import {isPodrunError, PodrunError} from '../lib/errors.js'
 import type {PodActions, PodChange} from './plan.js'
 import {buildSandboxConfig, cgroupParent, podLogDir, type HostDns} from './sandbox-config.js'
-import {buildContainerConfig, nonRootViolation, subPathMounts, type ContainerContext, type DataLookup} from './container-config.js'
+import {appArmorViolation, buildContainerConfig, hostHasAppArmor, nonRootViolation, subPathMounts, type ContainerContext, type DataLookup} from './container-config.js'
 import {ImagePuller, type PullPolicy} from './images.js'
 import {podDir, prepareVolumes, removePodDir, staleApiVolumes} from './volumes.js'
 import {bindSubPaths} from './subpath.js'
@@ -285,6 +285,8 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
         const why = nonRootViolation(d, s.container.spec, img && {uid: img.uid?.value, username: img.username})
         if (why) throw new PodrunError(why, {reason: 'CreateContainerConfigError'})
       }
+      const armor = appArmorViolation(d, s.container.spec, hostHasAppArmor())
+      if (armor) throw new PodrunError(armor, {reason: 'CreateContainerConfigError'})
       // Resolved again at every start: the container may have replaced the path since.
       cctx.subPaths = await bindSubPaths(podDir(ctx.podRoot, a.uid), s.container.name, subPathMounts(d, s.container.spec, cctx))
       let config

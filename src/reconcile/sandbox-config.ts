@@ -142,6 +142,7 @@ export function buildSandboxConfig(d: DesiredPod, ctx: SandboxContext): PodSandb
         runAsGroup: psc.runAsGroup === undefined ? undefined : {value: BigInt(psc.runAsGroup)},
         supplementalGroups: supplementalGroups(psc),
         privileged,
+        ...(psc.seLinuxOptions ? {selinuxOptions: {user: psc.seLinuxOptions.user ?? '', role: psc.seLinuxOptions.role ?? '', type: psc.seLinuxOptions.type ?? '', level: psc.seLinuxOptions.level ?? ''}} : {}),
       },
     },
   })

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict'
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import {desiredStateFromTexts} from '../../src/manifest/index.js'
 import {buildSandboxConfig, cgroupParent, dnsConfig, parseResolvConf, qosClass} from '../../src/reconcile/sandbox-config.js'
-import {buildContainerConfig, expand, subPathMounts, type ContainerContext} from '../../src/reconcile/container-config.js'
+import {appArmorViolation, buildContainerConfig, expand, subPathMounts, type ContainerContext} from '../../src/reconcile/container-config.js'
 import {dataLookup} from '../../src/reconcile/data.js'
-import {NamespaceMode, Protocol} from '../../src/gen/runtime/v1/api.js'
+import {NamespaceMode, Protocol, SecurityProfile_ProfileType} from '../../src/gen/runtime/v1/api.js'
 
 const host = parseResolvConf('# comment\nnameserver 192.0.2.53\nsearch example.test\noptions ndots:2 edns0\n')
 
@@ -180,4 +180,43 @@ test('a missing referenced key is an error naming it', () => {
   const broken = ctx(st)
   broken.data = () => ({})
   assert.throws(() => buildContainerConfig(d, d.containers[0], broken), /key "greeting" of ConfigMap "cfg" not found|ConfigMap "cfg" not found/)
+})
+
+test('AppArmor, SELinux and procMount reach the runtime; fsGroup joins the supplemental groups', () => {
+  const st = load(`apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  securityContext:
+    fsGroup: 2000
+    supplementalGroups: [3000]
+    seLinuxOptions: {level: "s0:c1,c2"}
+    appArmorProfile: {type: RuntimeDefault}
+  containers:
+    - name: a
+      image: busybox:1.36
+      securityContext:
+        procMount: Unmasked
+        appArmorProfile: {type: Localhost, localhostProfile: podrun-test}
+        seLinuxOptions: {type: spc_t}
+    - name: b
+      image: busybox:1.36
+`)
+  const d = st.pods[0]
+  const c0 = {...ctx(st), volumePaths: new Map(), subPaths: new Map()}
+  const a = buildContainerConfig(d, d.containers[0], c0).linux!.securityContext!
+  assert.deepEqual(a.apparmor, {profileType: SecurityProfile_ProfileType.Localhost, localhostRef: 'podrun-test'})
+  assert.deepEqual(a.selinuxOptions, {user: '', role: '', type: 'spc_t', level: ''})
+  assert.deepEqual([a.maskedPaths, a.readonlyPaths], [[], []])
+  assert.deepEqual(a.supplementalGroups, [3000n, 2000n])
+  const b = buildContainerConfig(d, d.containers[1], c0).linux!.securityContext!
+  assert.deepEqual(b.apparmor, {profileType: SecurityProfile_ProfileType.RuntimeDefault, localhostRef: ''})
+  assert.equal(b.selinuxOptions?.level, 's0:c1,c2')
+  assert.ok(b.maskedPaths.includes('/proc/kcore'))
+  const sb = buildSandboxConfig(d, {uid: 'u', attempt: 0, logRoot: '/tmp/logs', hostDns: host, cgroupRoot: '/podrun'}).linux!.securityContext!
+  assert.equal(sb.selinuxOptions?.level, 's0:c1,c2')
+  assert.deepEqual(sb.supplementalGroups, [3000n, 2000n])
+  // A host without AppArmor refuses a profile, as the kubelet does; Unconfined needs none.
+  assert.match(appArmorViolation(d, d.containers[0].spec, false) ?? '', /^Cannot enforce AppArmor: AppArmor is not enabled on the host \(container a asks for profile localhost\/podrun-test\)/)
+  assert.equal(appArmorViolation(d, d.containers[0].spec, true), undefined)
 })
