@@ -192,6 +192,28 @@ export const STANDALONE_RULES: readonly StandaloneRule[] = [
     find: pattern(`metadata.{${SERVER_SET_METADATA.join(',')}}`),
   },
   {field: 'status', action: 'ignore', reason: 'podrun reports status; it does not read it from manifests', find: pattern('status')},
+  {
+    field: 'spec.{containers,initContainers}[*].resizePolicy',
+    action: 'ignore',
+    reason: 'podrun replaces a container whose resources change; it does not resize in place (Kubernetes 1.30 needs an alpha feature gate for it too)',
+    find: inContainers('resizePolicy'),
+  },
+  {
+    field: 'spec.{containers,initContainers}[*].resources.{limits,requests}.ephemeral-storage',
+    action: 'ignore',
+    reason: 'not enforced: podrun has no eviction manager (the container is not evicted when it writes more)',
+    find: inContainers('resources.{limits,requests}.ephemeral-storage'),
+  },
+  {
+    field: 'spec.volumes[*].emptyDir.sizeLimit',
+    only: 'on disk, without medium: Memory',
+    action: 'ignore',
+    reason: 'not enforced on disk: podrun has no eviction manager (with medium: Memory the volume is a tmpfs of that size)',
+    find: (pod) => pattern('spec.volumes[*].emptyDir')(pod).flatMap((p) => {
+      const dir = p.reduce<unknown>((o, k) => (isRecord(o) || Array.isArray(o) ? (o as Record<string | number, unknown>)[k] : undefined), pod)
+      return isRecord(dir) && dir.sizeLimit !== undefined && dir.medium !== 'Memory' ? [[...p, 'sizeLimit']] : []
+    }),
+  },
 
   // Rejected, with an error.
   {
@@ -236,6 +258,26 @@ export const STANDALONE_RULES: readonly StandaloneRule[] = [
     action: 'reject',
     reason: 'no device plugin provides it on a standalone node',
     find: extendedResources,
+  },
+  {
+    field: 'spec.{containers,initContainers}[*].volumeDevices',
+    action: 'reject',
+    reason: 'a volumeDevice is the raw block device of a block-mode PersistentVolumeClaim, which needs a control plane; mount the device with a hostPath volume of type BlockDevice',
+    find: inContainers('volumeDevices'),
+  },
+  {
+    field: 'spec.hostUsers',
+    only: 'when false',
+    action: 'reject',
+    reason: 'user namespaces need ID ranges that podrun does not allocate yet: the pod would run in the host\'s user namespace',
+    find: pattern('spec.hostUsers', (v) => v === false),
+  },
+  {
+    field: 'spec.volumes[*].emptyDir.medium',
+    only: 'HugePages',
+    action: 'reject',
+    reason: 'hugepage-backed emptyDir volumes are not supported yet; use medium: Memory',
+    find: pattern('spec.volumes[*].emptyDir.medium', (v) => typeof v === 'string' && v.startsWith('HugePages')),
   },
   {
     field: 'spec.ephemeralContainers',

@@ -136,10 +136,12 @@ test('every rule of the table fires on some pod (no dead rows)', () => {
         nodeName: 'n', nodeSelector: {}, affinity: {}, tolerations: [], topologySpreadConstraints: [], schedulingGates: [], schedulerName: 's',
         priority: 1, overhead: {}, readinessGates: [], serviceAccount: 'a', automountServiceAccountToken: true, enableServiceLinks: true,
         securityContext: {windowsOptions: {}}, resourceClaims: [], ephemeralContainers: [], os: {name: 'windows'},
-        initContainers: [{name: 'i', resources: {claims: [], requests: {'example.com/x': 1}}}],
+        hostUsers: false,
+        initContainers: [{name: 'i', resources: {claims: [], requests: {'example.com/x': 1}, limits: {'ephemeral-storage': '1Gi'}}, resizePolicy: [], volumeDevices: []}],
         volumes: [
           {name: 'a', persistentVolumeClaim: {}}, {name: 'b', ephemeral: {}}, {name: 'c', vsphereVolume: {}},
           {name: 'd', projected: {sources: [{serviceAccountToken: {}}, {clusterTrustBundle: {}}]}},
+          {name: 'e', emptyDir: {sizeLimit: '1Gi'}}, {name: 'f', emptyDir: {medium: 'HugePages-2Mi'}},
         ],
       },
     },
