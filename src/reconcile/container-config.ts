@@ -35,6 +35,8 @@ export interface ContainerContext {
   hostsFile?: string
   /** This attempt's termination-message file on the host (termination.ts). */
   terminationLog?: string
+  /** Whether the pod's runtime handler makes read-only mounts recursively read-only (CRI RuntimeHandlerFeatures). */
+  recursiveReadOnly?: boolean
 }
 
 // The kubelet's defaults for unprivileged containers: procfs and sysfs paths hidden or read-only.
@@ -135,6 +137,10 @@ function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
     // Never volume + subPath as a string: the runtime would follow links a container planted.
     const host = vm.subPath || vm.subPathExpr ? ctx.subPaths?.get(index) : volumePath
     if (host === undefined) throw new PodrunError(`container ${c.name}: volumeMounts[${index}]: subPath was not prepared`)
+    // As the kubelet: Enabled needs the runtime's support, IfPossible uses it when there.
+    if (vm.recursiveReadOnly === 'Enabled' && !ctx.recursiveReadOnly) {
+      throw new PodrunError(`container ${c.name}: volumeMounts[${index}]: recursiveReadOnly: Enabled, but the runtime handler does not support recursive read-only mounts`, {reason: 'CreateContainerConfigError'})
+    }
     return {
       containerPath: vm.mountPath,
       hostPath: host,
@@ -143,7 +149,7 @@ function mounts(d: DesiredPod, c: Container, ctx: ContainerContext): Mount[] {
       propagation: vm.mountPropagation === 'Bidirectional' ? 2 : vm.mountPropagation === 'HostToContainer' ? 1 : 0,
       uidMappings: [],
       gidMappings: [],
-      recursiveReadOnly: false,
+      recursiveReadOnly: (vm.recursiveReadOnly === 'Enabled' || vm.recursiveReadOnly === 'IfPossible') && ctx.recursiveReadOnly === true,
       imageSubPath: '',
       mountOptions: [],
     }
@@ -160,6 +166,47 @@ export function containerLabels(d: DesiredPod, dc: DesiredContainer, uid: string
     [Label.containerHash]: dc.hash,
     [Label.source]: d.source,
   }
+}
+
+/** Whether the hugetlb cgroup controller is there to hold huge page limits (v1 or v2). */
+function hugetlbController(): boolean {
+  try {
+    return fs.existsSync('/sys/fs/cgroup/hugetlb') || fs.readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').split(/\s+/).includes('hugetlb')
+  } catch {
+    return false
+  }
+}
+
+/** The page sizes this host can limit ("2MB", "1GB"), from /sys/kernel/mm/hugepages; none without the hugetlb controller. */
+function hostPageSizes(): string[] {
+  if (!hugetlbController()) return []
+  try {
+    return fs
+      .readdirSync('/sys/kernel/mm/hugepages')
+      .map((n) => /^hugepages-(\d+)kB$/.exec(n))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => pageSizeName(Number(m[1]) * 1024))
+  } catch {
+    return []
+  }
+}
+
+/** The runtime's name of a page size: 2097152 -> "2MB", 1073741824 -> "1GB" (as the kubelet writes it). */
+const pageSizeName = (b: number): string => (b >= 1 << 30 && b % (1 << 30) === 0 ? `${b / (1 << 30)}GB` : b >= 1 << 20 && b % (1 << 20) === 0 ? `${b / (1 << 20)}MB` : `${b / 1024}KB`)
+
+/**
+ * Huge page limits as the kubelet sets them: every size the host offers is limited, to 0 unless the
+ * container asks for `hugepages-<size>`, so a container uses no huge pages it did not ask for.
+ */
+export function hugepageLimits(limits: Record<string, string | number>, sizes = hostPageSizes()): {pageSize: string; limit: bigint}[] {
+  const out = new Map(sizes.map((s) => [s, 0n]))
+  for (const [name, q] of Object.entries(limits)) {
+    if (!name.startsWith('hugepages-')) continue
+    const size = pageSizeName(bytes(name.slice('hugepages-'.length)))
+    if (!out.has(size)) throw new PodrunError(`${name}: this host cannot limit huge pages of ${size} (no such page size, or no hugetlb cgroup controller)`, {reason: 'CreateContainerConfigError'})
+    out.set(size, BigInt(bytes(q)))
+  }
+  return [...out].map(([pageSize, limit]) => ({pageSize, limit}))
 }
 
 /** Whether this host enforces AppArmor (the kubelet's check). */
@@ -229,6 +276,7 @@ export function buildContainerConfig(d: DesiredPod, dc: DesiredContainer, ctx: C
         cpuPeriod: lim.cpu === undefined ? 0n : BigInt(CPU_PERIOD),
         cpuQuota: lim.cpu === undefined ? 0n : BigInt(Math.max(1000, Math.floor((milliCpu(lim.cpu) * CPU_PERIOD) / 1000))),
         memoryLimitInBytes: lim.memory === undefined ? 0n : BigInt(bytes(lim.memory)),
+        hugepageLimits: hugepageLimits(lim),
       },
       securityContext: {
         privileged,

@@ -116,6 +116,12 @@ function specInEffect(a: ActualPod | undefined, c: ActualContainer): Container |
   return (c.podSandboxId === a?.sandboxes[0]?.id ? containerAsRecorded(a, c.name) : undefined) ?? annotationJson<Container>(c.annotations, Annotation.containerSpec)
 }
 
+/** Whether the runtime handler of a pod makes recursive read-only mounts (asked when a mount wants them). */
+async function recursiveReadOnlySupported(cri: CriClient, handler: string): Promise<boolean> {
+  const st = await withRetry(() => cri.status())
+  return st.runtimeHandlers.some((h) => h.name === handler && h.features?.recursiveReadOnlyMounts === true)
+}
+
 /** Where hooks and probes reach a pod: its IP, or 127.0.0.1 on the host network (or without one). */
 export function sandboxIP(cri: CriClient, sandboxId: string): Promise<string> {
   return cri.podSandboxStatus(sandboxId).then((s) => (s.status?.linux?.namespaces?.options?.network === NamespaceMode.NODE ? '127.0.0.1' : s.status?.network?.ip || '127.0.0.1'))
@@ -267,7 +273,9 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
     for (const s of a.startContainers) {
       step(`starting ${s.container.name}`)
       res.container = s.container.name
+      const rro = (s.container.spec.volumeMounts ?? []).some((m) => m.recursiveReadOnly === 'Enabled' || m.recursiveReadOnly === 'IfPossible')
       const cctx: ContainerContext = {
+        recursiveReadOnly: rro ? await recursiveReadOnlySupported(ctx.cri, d.pod.spec?.runtimeClassName ?? '') : false,
         uid: a.uid,
         attempt: s.attempt,
         backoffStep: s.backoffStep,

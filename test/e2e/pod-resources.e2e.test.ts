@@ -142,6 +142,33 @@ spec:
     assert.doesNotMatch((await podrun('get', 'pods', '-n', ns)).stdout, /nofile/)
   })
 
+  it('recursiveReadOnly: IfPossible runs on any runtime; Enabled runs only where the runtime handler supports it', async () => {
+    const supported = (await cri.status()).runtimeHandlers.some((h) => h.name === '' && h.features?.recursiveReadOnlyMounts)
+    const rro = (name: string, mode: string) =>
+      manifest(
+        name,
+        `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - {name: main, image: ${image}, command: [sleep, '3600'], volumeMounts: [{name: d, mountPath: /d, readOnly: true, recursiveReadOnly: ${mode}}]}
+  volumes: [{name: d, emptyDir: {}}]
+`,
+      )
+    const maybe = await podrun('apply', '-f', rro('rro-maybe', 'IfPossible'))
+    assert.equal(maybe.code, 0, maybe.stdout + maybe.stderr)
+    const strict = await podrun('apply', '-f', rro('rro-strict', 'Enabled'), '--wait-timeout', '20s')
+    if (supported) assert.equal(strict.code, 0, strict.stdout + strict.stderr)
+    else {
+      assert.equal(strict.code, 3, strict.stdout + strict.stderr)
+      assert.match(strict.stdout, /^pod\/rro-strict failed \(CreateContainerConfigError\)$/m)
+      assert.match(strict.stderr, /does not support recursive read-only mounts/)
+    }
+    await podrun('delete', 'pod', 'rro-maybe', 'rro-strict', '-n', ns, '--grace-period', '0')
+  })
+
   it('imagePullSecrets reach a registry that asks for Basic auth; without them, or with a wrong password, the pull fails', async () => {
     const [user, password] = ['puller', 'pa55-word']
     const want = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`

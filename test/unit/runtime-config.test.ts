@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import {desiredStateFromTexts} from '../../src/manifest/index.js'
 import {buildSandboxConfig, cgroupParent, dnsConfig, parseResolvConf, qosClass} from '../../src/reconcile/sandbox-config.js'
-import {appArmorViolation, buildContainerConfig, expand, subPathMounts, type ContainerContext} from '../../src/reconcile/container-config.js'
+import {appArmorViolation, buildContainerConfig, expand, hugepageLimits, subPathMounts, type ContainerContext} from '../../src/reconcile/container-config.js'
 import {dataLookup} from '../../src/reconcile/data.js'
 import {NamespaceMode, Protocol, SecurityProfile_ProfileType} from '../../src/gen/runtime/v1/api.js'
 
@@ -219,4 +219,27 @@ spec:
   // A host without AppArmor refuses a profile, as the kubelet does; Unconfined needs none.
   assert.match(appArmorViolation(d, d.containers[0].spec, false) ?? '', /^Cannot enforce AppArmor: AppArmor is not enabled on the host \(container a asks for profile localhost\/podrun-test\)/)
   assert.equal(appArmorViolation(d, d.containers[0].spec, true), undefined)
+})
+
+test('recursiveReadOnly: Enabled needs the runtime, IfPossible uses it when there; huge pages limited as the kubelet does', () => {
+  const st = load(`apiVersion: v1
+kind: Pod
+metadata: {name: rro}
+spec:
+  containers:
+    - name: a
+      image: busybox:1.36
+      volumeMounts:
+        - {name: data, mountPath: /strict, readOnly: true, recursiveReadOnly: Enabled}
+        - {name: data, mountPath: /maybe, readOnly: true, recursiveReadOnly: IfPossible}
+  volumes: [{name: data, emptyDir: {}}]
+`)
+  const d = st.pods[0]
+  const base = {...ctx(st), volumePaths: new Map([['data', '/x']]), subPaths: new Map()}
+  assert.throws(() => buildContainerConfig(d, d.containers[0], {...base, recursiveReadOnly: false}), /recursiveReadOnly: Enabled, but the runtime handler does not support/)
+  const ok = buildContainerConfig(d, d.containers[0], {...base, recursiveReadOnly: true})
+  assert.deepEqual(ok.mounts.filter((m) => m.containerPath !== '/etc/hosts').map((m) => [m.containerPath, m.readonly, m.recursiveReadOnly]), [['/strict', true, true], ['/maybe', true, true]])
+  assert.deepEqual(hugepageLimits({'hugepages-2Mi': '4Mi', cpu: '1'}, ['2MB', '1GB']), [{pageSize: '2MB', limit: 4n * 1024n * 1024n}, {pageSize: '1GB', limit: 0n}])
+  assert.deepEqual(hugepageLimits({}, []), [])
+  assert.throws(() => hugepageLimits({'hugepages-1Gi': '1Gi'}, ['2MB']), /cannot limit huge pages of 1GB/)
 })
