@@ -228,6 +228,18 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
     p.reason = 'pod-level config changed: recreating the pod'
     p.changes = diffPods(podAsRecorded(a), d.pod, true)
     if (!p.changes.some((c) => c.sandbox)) p.changes.unshift({path: 'pod', from: current.sandboxHash, to: d.sandboxHash, sandbox: true, effect: 'pod'})
+  } else if (current && deadlineLeftMs(d, current, opts.now) === 0) {
+    // activeDeadlineSeconds, as the kubelet: a pod active longer than that is failed for good
+    // (DeadlineExceeded); what runs is stopped, nothing is started or made again.
+    for (const c of all) {
+      if (c.podSandboxId === current.id && (c.state === 'RUNNING' || c.state === 'CREATED' || c.state === 'UNKNOWN')) {
+        p.killContainers.push({id: c.id, name: c.name, reason: 'DeadlineExceeded', remove: false})
+      }
+    }
+    p.sandboxId = current.id
+    p.sandboxAttempt = current.attempt
+    p.reason = `the pod was active longer than its activeDeadlineSeconds (${d.pod.spec?.activeDeadlineSeconds}s): DeadlineExceeded`
+    return p
   } else if (current && current.state !== 'READY') {
     if (finished(d, current, all)) {
       // The kubelet's rule: a pod that ran to its end (Never: it had containers; OnFailure: they
@@ -388,7 +400,17 @@ function planPod(d: DesiredPod, a: ActualPod | undefined, opts: PlanOptions): Po
     p.reason = p.waiting.map((w) => `${w.name}: ${w.message}`).join('; ')
   }
   if (p.recordSpec && p.change === 'unchanged') p.change = 'configured'
+  // Wake up when the active deadline comes.
+  const left = deadlineLeftMs(d, sb, opts.now)
+  if (left !== undefined) p.requeueAfterMs = Math.min(p.requeueAfterMs ?? Infinity, Math.max(left, 1))
   return p
+}
+
+/** What is left of a pod's activeDeadlineSeconds, counted from its sandbox's creation; undefined without one. */
+export function deadlineLeftMs(d: {pod: {spec?: {activeDeadlineSeconds?: number}}}, sb: {createdAt: bigint}, now: bigint): number | undefined {
+  const deadline = d.pod.spec?.activeDeadlineSeconds
+  if (deadline === undefined) return undefined
+  return Math.max(0, Number((sb.createdAt + BigInt(deadline) * 1_000_000_000n - now) / 1_000_000n))
 }
 
 function decideRestart(p: PodActions, dc: DesiredContainer, c: ActualContainer, all: ActualContainer[], now: bigint, b: BackoffPolicy): void {

@@ -3,7 +3,7 @@
 import type {ContainerStatus as K8sContainerStatus, ContainerState as K8sContainerState, Pod, PodCondition} from 'kubernetes-types/core/v1.js'
 import type {ActualContainer, ActualPod} from '../model/actual.js'
 import {podAsRecorded} from './pod-record.js'
-import {backoffFor, defaultBackoff, shouldRestart, type BackoffPolicy} from './plan.js'
+import {backoffFor, deadlineLeftMs, defaultBackoff, shouldRestart, type BackoffPolicy} from './plan.js'
 import {qosClass} from './sandbox-config.js'
 
 export interface StatusExtras {
@@ -100,6 +100,8 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
   else phase = 'Pending'
   if (initStatuses.some((s) => s.state?.terminated && s.state.terminated.exitCode !== 0) && policy === 'Never') phase = 'Failed'
 
+  const overdue = sb !== undefined && deadlineLeftMs({pod}, sb, now) === 0
+  if (overdue) phase = 'Failed'
   const sidecarStatuses = initStatuses.filter((_, i) => spec.initContainers![i].restartPolicy === 'Always')
   const ready = sandboxReady && statuses.length > 0 && statuses.every((s) => s.ready) && sidecarStatuses.every((s) => s.ready)
   const t = iso(sb?.createdAt)
@@ -119,6 +121,7 @@ export function podFromRuntime(a: ActualPod, now: bigint, extras: StatusExtras =
     metadata: {...pod.metadata, name: a.name, namespace: a.namespace, uid: sb?.uid, creationTimestamp: iso(oldest?.createdAt)},
     status: {
       phase,
+      ...(overdue ? {reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline'} : {}),
       conditions,
       hostIP: extras.hostIP,
       podIP: extras.podIP || undefined,
@@ -144,6 +147,8 @@ export interface PodRow {
 /** kubectl's STATUS column: the most telling reason among the containers. */
 export function statusReason(pod: Pod): string {
   const st = pod.status ?? {}
+  // A pod failed as a whole (DeadlineExceeded) says so, as kubectl shows a pod's own reason.
+  if (st.phase === 'Failed' && st.reason) return st.reason
   const inits = st.initContainerStatuses ?? []
   const specs = pod.spec?.initContainers ?? []
   for (let i = 0; i < inits.length; i++) {

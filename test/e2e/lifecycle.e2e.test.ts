@@ -309,6 +309,25 @@ ${c('app', runner('app'))}`,
     await podrun('delete', '-f', dir, '--grace-period', '0')
   })
 
+  it('activeDeadlineSeconds: the daemon stops the pod at its deadline, for good, and shows DeadlineExceeded', async () => {
+    write('deadline.yaml', pod('deadline', 'exec sleep 3600', '', {grace: 2, podExtra: '  activeDeadlineSeconds: 4\n'}))
+    const c = await waitFor('deadline running', () => runningOf('deadline'))
+    const gone = await waitFor('stopped at the deadline', async () => ((await runningOf('deadline')) ? undefined : Date.now()), 30_000)
+    const started = Number(BigInt(c.createdAt) / 1_000_000n)
+    assert.ok(gone - started >= 4000, `stopped ${gone - started} ms after the start`)
+    const row = await waitFor('DeadlineExceeded in get pods', async () => {
+      const g = await podrun('get', 'pods', 'deadline', '-n', ns)
+      return /deadline\s+0\/1\s+DeadlineExceeded/.test(g.stdout) && g
+    })
+    assert.ok(row)
+    const json = JSON.parse((await podrun('get', 'pods', 'deadline', '-n', ns, '-o', 'json')).stdout)
+    assert.equal(json.status.phase, 'Failed')
+    assert.equal(json.status.reason, 'DeadlineExceeded')
+    await new Promise((r) => setTimeout(r, 3000))
+    assert.equal(await runningOf('deadline'), undefined, 'not started again')
+    fs.rmSync(path.join(manifestDir, 'deadline.yaml'))
+  })
+
   it('a bad image edit under the daemon is rolled back to the last Ready version, and stays so across a daemon restart', async () => {
     write('ro.yaml', pod('ro', 'exec sleep 3600'))
     const c = await waitFor('ro running', () => runningOf('ro'))

@@ -182,6 +182,20 @@ test('a container replaced after the record was kept is shown as its own annotat
   assert.equal(p.change, 'unchanged', JSON.stringify(p.changes))
 })
 
+test('activeDeadlineSeconds: a pod active longer is stopped for good; before that, its sync wakes at the deadline', () => {
+  const d = desired((d) => (d.pod.spec!.activeDeadlineSeconds = 250))
+  const early = one(d, actual((a) => (a.record = {sandboxId: 'sb-1', hashes: {app: 'h-app', side: 'h-side'}, pod: d.pod})))
+  assert.ok(isNoop(early))
+  assert.equal(early.requeueAfterMs, 50_000)
+  const late = one(desired((d) => (d.pod.spec!.activeDeadlineSeconds = 100)), actual((a) => (a.containers[1].state = 'EXITED')))
+  assert.deepEqual(late.killContainers.map((k) => [k.id, k.reason]), [['c-app', 'DeadlineExceeded']])
+  assert.equal(late.startContainers.length, 0, 'the exited container is not restarted')
+  assert.match(late.reason, /DeadlineExceeded/)
+  // Its sandbox gone (a reboot): not made again.
+  const gone = one(desired((d) => (d.pod.spec!.activeDeadlineSeconds = 100)), actual((a) => (a.sandboxes[0].state = 'NOTREADY')))
+  assert.ok(!gone.createSandbox && !gone.killPod)
+})
+
 test('a sandbox that is not ready is recreated', () => {
   const p = one(desired(), actual((a) => (a.sandboxes[0].state = 'NOTREADY')))
   assert.ok(p.killPod && p.createSandbox)
