@@ -11,6 +11,11 @@ export function logRoot(): string {
   return process.env.PODRUN_LOG_ROOT ?? '/var/log/podrun/pods'
 }
 
+/** Where `seccompProfile.localhostProfile` files are found (the kubelet's seccomp root): $PODRUN_SECCOMP_ROOT, default $PODRUN_ROOT/seccomp. */
+export function seccompRoot(): string {
+  return process.env.PODRUN_SECCOMP_ROOT ?? path.join(process.env.PODRUN_ROOT ?? '/var/lib/podrun', 'seccomp')
+}
+
 /** podrun's cgroup subtree (cgroupfs): $PODRUN_CGROUP_ROOT, default /podrun. */
 export function cgroupRoot(): string {
   return process.env.PODRUN_CGROUP_ROOT ?? '/podrun'

@@ -3,6 +3,7 @@
 // security context, kubelet-compatible labels, and the log path `<container>/<attempt>.log`.
 // Pure: everything from outside (volume host paths, ConfigMap/Secret data, the pod IP) is passed in.
 import fs from 'node:fs'
+import path from 'node:path'
 import type {Container, EnvVar, Pod} from 'kubernetes-types/core/v1.js'
 import {HOSTS_PATH} from './etc-hosts.js'
 import {isApiDataVolume} from './volumes.js'
@@ -10,6 +11,7 @@ import {ContainerConfig, SecurityProfile_ProfileType, type KeyValue, type Mount}
 import type {DesiredContainer, DesiredPod} from '../model/desired.js'
 import {bytes, milliCpu} from '../lib/quantity.js'
 import {PodrunError} from '../lib/errors.js'
+import {seccompRoot} from '../lib/paths.js'
 import {Annotation, Label, MANAGED_BY} from './labels.js'
 import {namespaceOptions, supplementalGroups} from './sandbox-config.js'
 import {CPU_PERIOD, MIN_SHARES} from './pod-cgroup.js'
@@ -289,7 +291,8 @@ export function buildContainerConfig(d: DesiredPod, dc: DesiredContainer, ctx: C
         noNewPrivs: sc.allowPrivilegeEscalation === false,
         maskedPaths: unmasked ? [] : MASKED_PATHS,
         readonlyPaths: unmasked ? [] : READONLY_PATHS,
-        seccomp: seccomp(prof?.type, prof?.localhostProfile),
+        // A Localhost seccomp profile is a file under the seccomp root, as the kubelet resolves it.
+        seccomp: seccomp(prof?.type, prof?.localhostProfile === undefined ? undefined : path.join(seccompRoot(), prof.localhostProfile)),
         // Only when asked for: unset, the runtime applies its default where the host has AppArmor.
         ...(armor ? {apparmor: seccomp(armor.type, armor.localhostProfile)} : {}),
         ...(selinux ? {selinuxOptions: {user: selinux.user ?? '', role: selinux.role ?? '', type: selinux.type ?? '', level: selinux.level ?? ''}} : {}),

@@ -5,14 +5,18 @@
 //
 // Needs: `bash scripts/runtime.sh up`, `eval "$(bash scripts/runtime.sh env)"`, `npm run build`.
 import assert from 'node:assert/strict'
+import {execFile} from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
+import {promisify} from 'node:util'
 import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
 import {mountsUnder} from '../../src/reconcile/subpath.js'
 import {runPodrun, type Run} from '../support/cli.js'
+import {kitchenSink, SINK_SECCOMP_PROFILE} from '../support/kitchen-sink.js'
+import {hostHasAppArmor} from '../../src/reconcile/container-config.js'
 
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
 const image = process.env.PODRUN_TEST_IMAGE
@@ -24,6 +28,7 @@ const podRoot = path.join(work, 'root')
 const env = {...process.env, PODRUN_ROOT: podRoot, PODRUN_LOG_ROOT: path.join(work, 'logs')}
 const RUNNING = 1
 const Mi = 1024 * 1024
+const run = promisify(execFile)
 
 const podrun = (...args: string[]): Promise<Run> => runPodrun(env, args, 120_000)
 
@@ -167,6 +172,43 @@ spec:
       assert.match(strict.stderr, /does not support recursive read-only mounts/)
     }
     await podrun('delete', 'pod', 'rro-maybe', 'rro-strict', '-n', ns, '--grace-period', '0')
+  })
+
+  it('the kitchen sink (every Pod field validation accepts) runs on the real runtime, as validated', async (t) => {
+    const seccompDir = path.join(podRoot, 'seccomp')
+    fs.mkdirSync(seccompDir, {recursive: true})
+    fs.writeFileSync(path.join(seccompDir, 'podrun-sink.json'), SINK_SECCOMP_PROFILE)
+    const hostPort = 21000 + (process.pid % 9000)
+    // mountPropagation: HostToContainer needs the host path on a shared (or slave) mount, as on a
+    // systemd host; here it is made one, and the runtime's refusal otherwise is the kubelet's too.
+    const hostDir = path.join(work, 'sink-host')
+    fs.mkdirSync(hostDir)
+    await run('mount', ['--bind', hostDir, hostDir])
+    await run('mount', ['--make-shared', hostDir])
+    t.after(() => run('umount', [hostDir]).then(() => undefined))
+    const f = manifest('sink', kitchenSink({namespace: ns, image: image!, hostDir, hostPort, registry: registry!, appArmor: hostHasAppArmor() ? 'Localhost' : 'Unconfined'}))
+    const v = await podrun('validate', '-f', f)
+    assert.equal(v.code, 0, v.stdout + v.stderr)
+    const r = await podrun('apply', '-f', f)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    assert.match((await podrun('get', 'pods', 'sink', '-n', ns)).stdout, /sink\s+2\/2\s+Running/)
+    const c = (await running('sink', 'app'))!
+    assert.equal((await sh(c.id, 'echo $LEVEL $TOKEN $MEM_MI $CM_level $POD_NAME')).out, 'debug s3cret 64 debug sink')
+    assert.equal((await sh(c.id, 'cat /data/sub/ready')).out, 'prepared', 'the init container wrote through its subPath')
+    assert.equal((await sh(c.id, 'cat /tmp/poststart')).out, 'started')
+    assert.equal((await sh(c.id, 'id -u; id -g')).out, '1000\n3000')
+    assert.match((await sh(c.id, 'cat /etc/hosts')).out, /10\.9\.9\.9\tsink\.local\tsink-alias/)
+    assert.match((await sh(c.id, 'grep Seccomp: /proc/self/status')).out, /Seccomp:\s+2/)
+    assert.equal((await sh(c.id, 'cat /cfg/level')).out, 'debug')
+    const body = await new Promise<string>((res, rej) => http.get({host: '127.0.0.1', port: hostPort, path: '/'}, (m) => {
+      let b = ''
+      m.on('data', (x) => (b += x))
+      m.on('end', () => res(b))
+    }).on('error', rej))
+    assert.equal(body.trim(), 'ok')
+    const uid = JSON.parse((await podrun('get', 'pods', 'sink', '-n', ns, '-o', 'json')).stdout).metadata.uid as string
+    assert.equal((await podrun('delete', '-f', f)).code, 0)
+    assert.deepEqual(await mountsUnder(path.join(podRoot, 'pods', uid)), [])
   })
 
   it('imagePullSecrets reach a registry that asks for Basic auth; without them, or with a wrong password, the pull fails', async () => {
