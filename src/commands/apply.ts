@@ -99,7 +99,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
       if (flags['dry-run']) {
         const {actions} = await reconcilePass(allowed, {...pass, dryRun: true})
         if (flags.output === 'json') {
-          process.stdout.write(JSON.stringify({dryRun: true, pods: actions.map((a) => ({name: a.name, namespace: a.namespace, change: a.change, reason: a.reason}))}, null, 2) + '\n')
+          this.resultJson({dryRun: true, pods: actions.map((a) => ({name: a.name, namespace: a.namespace, change: a.change, reason: a.reason}))})
         } else for (const a of actions) process.stdout.write(`pod/${a.name} ${a.change} (dry run)${a.change === 'unchanged' ? '' : `: ${a.reason}`}\n`)
         if (refused.length > 0) throw refusedError(refused.map((r) => r.key))
         return
@@ -123,7 +123,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
       const toRollBack = failed.filter((o) => o.status !== 'Conflict')
       const rolledBack = flags.atomic && !res.interrupted && toRollBack.length > 0 ? await rollBack(toRollBack, before, {cri, host: pass.host, wait: true, timeoutMs: parseDuration(flags['wait-timeout'], '--wait-timeout'), parallel: flags.parallel, parallelPulls: flags['max-parallel-image-pulls']}) : []
       if (flags.output === 'json') {
-        process.stdout.write(JSON.stringify({pods: res.outcomes, mutations: res.mutations, ...(flags.atomic ? {rolledBack} : {})}, null, 2) + '\n')
+        this.resultJson({pods: res.outcomes, mutations: res.mutations, ...(flags.atomic ? {rolledBack} : {})})
       } else {
         // A pod that failed is not said to be created or configured: it may not exist at all.
         for (const o of res.outcomes) process.stdout.write(`pod/${o.name} ${o.status === 'Conflict' ? 'refused' : o.ok ? o.change : `failed (${o.status})`}\n`)

@@ -67,9 +67,26 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.exit(ExitCode.internal)
   }
 
+  /** The JSON document of this run (-o json), printed once at the end, with the error if one ends the run. */
+  private jsonDoc?: Record<string, unknown>
+
+  /** Sets what -o json prints: exactly one document, whatever happens after (kubectl's habit). */
+  protected resultJson(doc: Record<string, unknown>): void {
+    this.jsonDoc = doc
+  }
+
+  public override async finally(err: Error | undefined): Promise<unknown> {
+    if (this.jsonDoc) {
+      process.stdout.write(JSON.stringify(this.jsonDoc, null, 2) + '\n')
+      this.jsonDoc = undefined
+    }
+    return super.finally(err)
+  }
+
   protected renderError(err: PodrunError): void {
     if (this.flags && this.jsonOutput) {
-      process.stdout.write(JSON.stringify({error: err.toJSON()}, null, 2) + '\n')
+      process.stdout.write(JSON.stringify({...this.jsonDoc, error: err.toJSON()}, null, 2) + '\n')
+      this.jsonDoc = undefined
       return
     }
     process.stderr.write(`error: ${err.message}\n`)

@@ -150,6 +150,13 @@ describe('apply, diff and delete against the real runtime', {concurrency: false}
     assert.match(r.stderr, /broken.*pull image .*nosuch:1.*not found/)
     const delta = await cri.listContainers({labelSelector: {'io.kubernetes.pod.name': 'delta', 'io.kubernetes.pod.namespace': ns2}})
     assert.equal(delta.filter((c) => c.state === 1).length, 1)
+    // -o json: exactly one JSON document, with each pod's outcome and the error.
+    const j = await podrun('apply', '-f', dir, '-o', 'json', '--wait-timeout', '20s')
+    assert.equal(j.code, 3, j.stdout + j.stderr)
+    const doc = JSON.parse(j.stdout) as {pods: Array<{name: string; ok: boolean; status: string}>; error: {reason: string; exitCode: number}}
+    assert.deepEqual(doc.pods.map((p) => [p.name, p.ok]).sort(), [['broken', false], ['delta', true]])
+    assert.equal(doc.error.reason, 'PodsFailed')
+    assert.equal(doc.error.exitCode, 3)
   })
 
   it('--prune removes exactly the pods whose manifests are gone, within the manifests\' namespaces', async () => {
