@@ -38,6 +38,8 @@ export interface ActualContainer {
   exitCode?: number
   reason?: string
   message?: string
+  /** The log file the runtime writes for it (ContainerStatus.log_path). */
+  logPath?: string
 }
 
 export interface ActualPod {

@@ -96,6 +96,7 @@ export async function fillStatus(cri: CriClient, c: ActualContainer): Promise<vo
     c.finishedAt = st.finishedAt
     c.reason = st.reason
     c.message = st.message
+    c.logPath = st.logPath || undefined
     if (c.state === 'EXITED' && !c.message) c.message = await messageOf(c)
     if (st.image?.image && !c.image) c.image = st.image.image
   } catch {

@@ -328,6 +328,47 @@ ${c('app', runner('app'))}`,
     fs.rmSync(path.join(manifestDir, 'deadline.yaml'))
   })
 
+  it('logs: the last lines, the previous instance of a restarted container, and -f across a restart; clear errors', async () => {
+    write('logs.yaml', pod('crashy', 'echo start-$(cat /proc/uptime | cut -d. -f1); echo to-stderr >&2; printf partial; sleep 1; echo -end; exit 3') + `---
+${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
+      image: ${image}
+      command: [sh, -c, "exec sleep 3600"]
+`)}`)
+    // A restarted instance: its predecessor's lines with --previous.
+    await waitFor('crashy restarted', async () => (await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'crashy'}})).length >= 2, 30_000)
+    const prev = await podrun('logs', 'crashy', '-n', ns, '--previous')
+    assert.equal(prev.code, 0, prev.stderr)
+    assert.match(prev.stdout, /^start-\d+\nto-stderr\npartial-end\n$/)
+    const stamped = await podrun('logs', 'pod/crashy', '-n', ns, '-p', '--timestamps', '--tail', '1')
+    assert.match(stamped.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z partial-end\n$/)
+    // The default container of a pod with two, and a note that says so; --tail.
+    await waitFor('two running', () => runningOf('two'))
+    await waitFor('ticks', async () => ((await podrun('logs', 'two', '-n', ns)).stdout.match(/tick/g)?.length ?? 0) >= 4)
+    const t = await podrun('logs', 'two', '-n', ns, '--tail', '2')
+    assert.equal(t.stdout, 'tick\ntick\n')
+    assert.match(t.stderr, /Defaulted container "main" out of: main, second/)
+    const both = await podrun('logs', 'two', '-n', ns, '--all-containers', '--prefix', '--tail', '1')
+    assert.equal(both.stdout, '[pod/two/main] tick\n')
+    // -f goes on onto the next instance when the container restarts.
+    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'logs', 'crashy', '-n', ns, '-f'], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    let followed = ''
+    child.stdout!.on('data', (b: Buffer) => (followed += b.toString()))
+    try {
+      await waitFor('-f across a restart', () => (followed.match(/^start-\d+$/gm)?.length ?? 0) >= 2 && followed, 30_000)
+      assert.match(followed, /partial-end\nstart-\d+\n/)
+    } finally {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGINT')
+    }
+    // Errors a person can act on.
+    const none = await podrun('logs', 'nosuch', '-n', ns)
+    assert.equal(none.code, 1)
+    assert.match(none.stderr, /pods "nosuch" not found/)
+    const badC = await podrun('logs', 'two', '-n', ns, '-c', 'third')
+    assert.equal(badC.code, 1)
+    assert.match(badC.stderr, /container third is not valid for pod two: choose one of: \[main second\]/)
+    fs.rmSync(path.join(manifestDir, 'logs.yaml'))
+  })
+
   it('a bad image edit under the daemon is rolled back to the last Ready version, and stays so across a daemon restart', async () => {
     write('ro.yaml', pod('ro', 'exec sleep 3600'))
     const c = await waitFor('ro running', () => runningOf('ro'))
