@@ -6,17 +6,11 @@ import type {Writable} from 'node:stream'
 import type {CriClient} from '../cri/client.js'
 import type {ActualContainer, ActualPod} from '../model/actual.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
-import {parseSelector} from '../lib/selector.js'
 import {fillStatus, observe} from './observe.js'
-import {podAsRecorded} from './pod-record.js'
+import {chooseContainers, choosePods, instances, type PodChoice} from './pod-select.js'
 import {followFile, linesOf, tailRecords, type LogLine} from './container-logs.js'
 
-export interface LogsOptions {
-  namespace: string
-  name?: string
-  selector?: string
-  container?: string
-  allContainers?: boolean
+export interface LogsOptions extends PodChoice {
   follow?: boolean
   previous?: boolean
   /** -1: every line. */
@@ -25,49 +19,10 @@ export interface LogsOptions {
   timestamps?: boolean
   prefix?: boolean
   out: Writable
-  /** Notes for a person (stderr): the defaulted container. */
-  note: (text: string) => void
   /** Ends a follow (tests); Ctrl-C ends the process otherwise. */
   signal?: AbortSignal
   /** How often a follow looks for a restarted instance. */
   relistMs?: number
-}
-
-const DEFAULT_CONTAINER = 'kubectl.kubernetes.io/default-container'
-
-/** The pods asked for: one by name, or those whose labels match the selector. */
-function choosePods(all: ActualPod[], o: LogsOptions): ActualPod[] {
-  const inNs = all.filter((a) => a.namespace === o.namespace && a.sandboxes.length > 0)
-  if (o.name) {
-    const a = inNs.find((p) => p.name === o.name)
-    if (!a) throw new PodrunError(`pods "${o.name}" not found in namespace ${o.namespace}`, {reason: 'NotFound', exitCode: ExitCode.invalid, suggestions: ['`podrun get pods -A` lists the pods']})
-    return [a]
-  }
-  const match = parseSelector(o.selector ?? '')
-  return inNs.filter((a) => match(podAsRecorded(a)?.metadata?.labels))
-}
-
-/** The containers of a pod to show: -c, every one, or the default (with a note when it had to choose). */
-function chooseContainers(a: ActualPod, o: LogsOptions): string[] {
-  const spec = podAsRecorded(a)?.spec
-  const apps = (spec?.containers ?? []).map((c) => c.name)
-  const inits = (spec?.initContainers ?? []).map((c) => c.name)
-  if (o.allContainers) return [...inits, ...apps]
-  if (o.container) {
-    if (![...apps, ...inits].includes(o.container)) {
-      throw new PodrunError(`container ${o.container} is not valid for pod ${a.name}: choose one of: [${apps.join(' ')}]${inits.length ? ` or one of the init containers: [${inits.join(' ')}]` : ''}`, {reason: 'NotFound', exitCode: ExitCode.invalid})
-    }
-    return [o.container]
-  }
-  const wanted = podAsRecorded(a)?.metadata?.annotations?.[DEFAULT_CONTAINER]
-  const chosen = wanted && apps.includes(wanted) ? wanted : apps[0]
-  if (apps.length + inits.length > 1 && !wanted) o.note(`Defaulted container "${chosen}" out of: ${[...apps, ...inits.map((i) => `${i} (init)`)].join(', ')}`)
-  return chosen ? [chosen] : []
-}
-
-/** Every instance of a container, newest first. */
-function instances(a: ActualPod, name: string): ActualContainer[] {
-  return a.containers.filter((c) => c.name === name).sort((x, y) => y.attempt - x.attempt || (y.createdAt > x.createdAt ? 1 : y.createdAt < x.createdAt ? -1 : 0))
 }
 
 export async function podLogs(cri: CriClient, o: LogsOptions): Promise<void> {

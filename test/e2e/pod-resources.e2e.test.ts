@@ -211,6 +211,40 @@ spec:
     assert.deepEqual(await mountsUnder(path.join(podRoot, 'pods', uid)), [])
   })
 
+  it('exec: output, stderr and the exit code of a command in the default or a named container; --timeout; clear errors', async () => {
+    const f = manifest(
+      'execs',
+      `apiVersion: v1
+kind: Pod
+metadata: {name: execs, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - {name: main, image: ${image}, command: [sleep, '3600']}
+    - {name: second, image: ${image}, command: [sleep, '3600'], env: [{name: WHO, value: second}]}
+`,
+    )
+    assert.equal((await podrun('apply', '-f', f)).code, 0)
+    const hello = await podrun('exec', 'execs', '-n', ns, '--', 'sh', '-c', 'echo out; echo err >&2')
+    assert.equal(hello.code, 0, hello.stderr)
+    assert.equal(hello.stdout, 'out\n')
+    assert.match(hello.stderr, /Defaulted container "main" out of: main, second\nerr\n/)
+    const three = await podrun('exec', 'pod/execs', '-n', ns, '-c', 'second', '--', 'sh', '-c', 'echo $WHO; exit 3')
+    assert.equal(three.code, 3)
+    assert.equal(three.stdout, 'second\n')
+    const slow = await podrun('exec', 'execs', '-n', ns, '-c', 'main', '--timeout', '2s', '--', 'sleep', '30')
+    assert.notEqual(slow.code, 0)
+    assert.equal(slow.code, 1)
+    assert.match(slow.stderr, /the command did not finish within 2s \(--timeout\)/)
+    const none = await podrun('exec', 'execs', '-n', ns)
+    assert.equal(none.code, 1)
+    assert.match(none.stderr, /no command: put it after --/)
+    const bad = await podrun('exec', 'execs', '-n', ns, '-c', 'third', '--', 'true')
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /container third is not valid for pod execs/)
+    await podrun('delete', '-f', f, '--grace-period', '0')
+  })
+
   it('imagePullSecrets reach a registry that asks for Basic auth; without them, or with a wrong password, the pull fails', async () => {
     const [user, password] = ['puller', 'pa55-word']
     const want = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
