@@ -369,6 +369,38 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
     fs.rmSync(path.join(manifestDir, 'logs.yaml'))
   })
 
+  it('get pods as kubectl users type it: several names, pod/NAME, -l, --show-labels, --sort-by, -w', async () => {
+    write('gp.yaml', pod('gp-b', 'exec sleep 3600').replace('name: gp-b,', 'name: gp-b, labels: {tier: edge, app: b},') + '---\n' + pod('gp-a', 'exec sleep 3600').replace('name: gp-a,', 'name: gp-a, labels: {tier: core},'))
+    await waitFor('both running', async () => (await runningOf('gp-a')) && (await runningOf('gp-b')))
+    const two = await podrun('get', 'pods', 'gp-b', 'pod/gp-a', '-n', ns)
+    assert.equal(two.code, 0, two.stderr)
+    assert.deepEqual(two.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]), ['gp-a', 'gp-b'])
+    const edge = await podrun('get', 'pods', '-n', ns, '-l', 'tier=edge', '--show-labels')
+    assert.match(edge.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+LABELS$/m)
+    assert.match(edge.stdout, /^gp-b\s+1\/1\s+Running\s+0\s+\S+\s+app=b,tier=edge$/m)
+    assert.doesNotMatch(edge.stdout, /gp-a/)
+    const sorted = await podrun('get', 'pods', 'gp-a', 'gp-b', '-n', ns, '--sort-by', '{.metadata.labels.tier}', '-o', 'name')
+    assert.equal(sorted.stdout, 'pod/gp-a\npod/gp-b\n')
+    const partly = await podrun('get', 'pods', 'gp-a', 'gp-zz', '-n', ns)
+    assert.equal(partly.code, 1)
+    assert.match(partly.stdout, /gp-a/)
+    assert.match(partly.stderr, /pod "gp-zz" not found/)
+    // -w: the list, then a row for each change (here a new pod), without a header.
+    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'get', 'pods', '-n', ns, '-l', 'tier', '-w'], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    let watched = ''
+    child.stdout!.on('data', (b: Buffer) => (watched += b.toString()))
+    try {
+      await waitFor('the first list', () => /gp-b/.test(watched) && watched)
+      write('gp2.yaml', pod('gp-c', 'exec sleep 3600').replace('name: gp-c,', 'name: gp-c, labels: {tier: new},'))
+      await waitFor('gp-c watched to Running', () => /^gp-c\s+1\/1\s+Running/m.test(watched) && watched, 30_000)
+      assert.equal(watched.match(/^NAME/gm)?.length, 1, 'one header')
+    } finally {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGINT')
+    }
+    fs.rmSync(path.join(manifestDir, 'gp.yaml'))
+    fs.rmSync(path.join(manifestDir, 'gp2.yaml'))
+  })
+
   it('a bad image edit under the daemon is rolled back to the last Ready version, and stays so across a daemon restart', async () => {
     write('ro.yaml', pod('ro', 'exec sleep 3600'))
     const c = await waitFor('ro running', () => runningOf('ro'))
