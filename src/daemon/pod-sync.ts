@@ -266,7 +266,7 @@ export class PodSyncer {
   }
 
   private context(cri: Parameters<typeof execContext>[0]['cri'], puller: Parameters<typeof execContext>[0]['puller'], data: Parameters<typeof execContext>[0]['data']) {
-    return execContext({cri, host: this.d.host, data, parallel: this.d.opts.parallel, limits: this.d.limits, prune: () => false, puller})
+    return execContext({cri, host: this.d.host, data, parallel: this.d.opts.parallel, limits: this.d.limits, prune: () => false, puller, onEvent: (key, type, reason, message) => this.d.status.event(key, type, reason, message)})
   }
 
   /** Events and failures of a sync that acted; true when it failed (and should back off). */
@@ -274,10 +274,7 @@ export class PodSyncer {
     const {status, log, metrics} = this.d
     const rec = status.record(a.key)
     metrics.actions.inc({change: a.change === 'unchanged' ? 'synced' : a.change, result: r.ok ? 'ok' : 'error'})
-    if (r.ok) {
-      this.actionEvents(a)
-      return false
-    }
+    if (r.ok) return false
     if (r.reason === 'Cancelled') return false
     const isBackoff = r.reason === 'ImagePullBackOff'
     // Image pulls have their own back-off (by image); the pod's own is for the rest.
@@ -326,18 +323,5 @@ export class PodSyncer {
     rec.conflictLogged = owner
     this.d.log.warn('pod already exists with another owner: leaving it alone', {pod: key, manifest, owner})
     this.d.status.event(key, 'Warning', 'Conflict', `pod exists and belongs to ${owner}; the daemon leaves it alone`)
-  }
-
-  private actionEvents(a: PodActions): void {
-    const ev = (reason: string, message: string) => this.d.status.event(a.key, 'Normal', reason, message)
-    if (a.change === 'pruned') return
-    if (a.killPod) ev('Killing', `Stopping the pod: ${a.reason}`)
-    if (a.createSandbox) ev('SandboxCreated', `Created the pod sandbox (attempt ${a.sandboxAttempt})`)
-    for (const k of a.killContainers) ev('Killing', `Stopped container ${k.name}: ${k.reason}`)
-    for (const s of a.startExisting) ev('Started', `Started container ${s.name}: ${s.reason}`)
-    for (const s of a.startContainers) {
-      const restart = s.reason.startsWith('restarting')
-      ev(restart ? 'Restarted' : 'Started', `${restart ? 'Restarted' : 'Started'} container ${s.container.name} (attempt ${s.attempt}): ${s.reason}`)
-    }
   }
 }

@@ -5,7 +5,7 @@
 import type {AuthConfig} from '../cri/types.js'
 import type {CriClient} from '../cri/client.js'
 import {ExitCode, PodrunError, isPodrunError} from '../lib/errors.js'
-import {ImagePuller, type PullPolicy} from '../reconcile/images.js'
+import {ImagePuller, type PullPolicy, type PullResult} from '../reconcile/images.js'
 import type {Slots} from '../reconcile/limits.js'
 
 export interface PullFailure {
@@ -76,7 +76,7 @@ class BackoffPuller extends ImagePuller {
     super(cri, pulls)
   }
 
-  override ensure(image: string, policy: PullPolicy, auths: AuthConfig[] = []): Promise<void> {
+  override ensure(image: string, policy: PullPolicy, auths: AuthConfig[] = [], onPulling?: () => void): Promise<PullResult> {
     const w = this.backoff.waiting(image)
     if (w) {
       const left = Math.max(1, Math.ceil((w.until - this.backoff.now()) / 1000))
@@ -84,8 +84,11 @@ class BackoffPuller extends ImagePuller {
         new PodrunError(`Back-off pulling image "${image}" (retry in ${left}s): ${w.message}`, {reason: 'ImagePullBackOff', exitCode: ExitCode.partial}),
       )
     }
-    return super.ensure(image, policy, auths).then(
-      () => this.backoff.recordSuccess(image),
+    return super.ensure(image, policy, auths, onPulling).then(
+      (r) => {
+        this.backoff.recordSuccess(image)
+        return r
+      },
       (e: unknown) => {
         const reason = isPodrunError(e) ? e.reason : 'ErrImagePull'
         if (reason === 'ErrImagePull' || reason === 'ErrImageNeverPull') this.backoff.recordFailure(image, reason, (e as Error).message)

@@ -3,11 +3,14 @@
 // only, so the client side (`get pods`) loads nothing else of the daemon.
 
 export interface DaemonEvent {
-  /** RFC 3339. */
+  /** RFC 3339: the last time it happened. */
   time: string
   type: 'Normal' | 'Warning'
   reason: string
   message: string
+  /** How many times it happened (as Kubernetes aggregates repeated events), and the first time. */
+  count?: number
+  firstTime?: string
 }
 
 export interface WaitingInfo {
@@ -87,10 +90,15 @@ export class EventRing {
   private readonly events: DaemonEvent[] = []
   constructor(private readonly size = 20) {}
   add(e: DaemonEvent): void {
-    const last = this.events[this.events.length - 1]
-    // The same event again (a back-off observed on every pass) is not news.
-    if (last && last.reason === e.reason && last.message === e.message && last.type === e.type) return
-    this.events.push(e)
+    // The same event again counts as one more of it, with its first and last times (Kubernetes'
+    // aggregation), and moves to the end: the ring keeps the latest distinct events.
+    const i = this.events.findIndex((x) => x.reason === e.reason && x.message === e.message && x.type === e.type)
+    if (i >= 0) {
+      const [same] = this.events.splice(i, 1)
+      this.events.push({...e, count: (same.count ?? 1) + 1, firstTime: same.firstTime ?? same.time})
+      return
+    }
+    this.events.push({...e, count: 1, firstTime: e.time})
     if (this.events.length > this.size) this.events.splice(0, this.events.length - this.size)
   }
   list(): DaemonEvent[] {

@@ -46,6 +46,8 @@ export interface PassOptions {
   gracePeriodSeconds?: number
   dryRun?: boolean
   onStep?: (key: string, step: string) => void
+  /** Kubernetes-named events of each pod (the daemon keeps them). */
+  onEvent?: ExecContext['onEvent']
   /** Clock injection for tests; nanoseconds since the epoch. */
   now?: () => bigint
   /** A listing the caller just made (saves listing the runtime twice in one command). */
@@ -75,6 +77,7 @@ export function execContext(o: PassOptions): ExecContext {
     data: o.data,
     gracePeriodSeconds: o.gracePeriodSeconds,
     onStep: o.onStep,
+    onEvent: o.onEvent,
   }
 }
 

@@ -51,6 +51,8 @@ export interface ExecContext {
   gracePeriodSeconds?: number
   /** Progress of one pod, for spinners and logs. */
   onStep?: (key: string, step: string) => void
+  /** What happened to a pod, as the kubelet's events name it (Pulling, Pulled, Created, Started, Killing...). */
+  onEvent?: (key: string, type: 'Normal' | 'Warning', reason: string, message: string) => void
 }
 
 export interface PodResult {
@@ -183,10 +185,13 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
     ctx.onStep?.(a.key, s)
   }
   const d = a.desired
+  const ev = (type: 'Normal' | 'Warning', reason: string, message: string) => ctx.onEvent?.(a.key, type, reason, message)
   try {
     // 1. Kill the pod when it is recreated or no longer wanted.
     if (a.killPod && a.actual) {
       step('stopping pod')
+      if (d && a.createSandbox) ev('Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.')
+      for (const c of a.actual.containers) if (c.state === 'RUNNING') ev('Normal', 'Killing', `Stopping container ${c.name}`)
       await killPod(ctx, a.actual, grace(ctx, d, a.actual), count)
       if (!d) {
         const uid = a.uid
@@ -204,6 +209,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
     await Promise.all(
       a.killContainers.map(async (k) => {
         step(`stopping ${k.name}`)
+        ev('Normal', 'Killing', k.reason === 'config changed' ? `Container ${k.name} definition changed, will be restarted` : `Stopping container ${k.name}`)
         count()
         await stop(ctx, a.actual, a.actual?.containers.find((c) => c.id === k.id), k.id, grace(ctx, d, a.actual), ipOfKept)
         if (k.remove) {
@@ -253,7 +259,10 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       a.startContainers.map((s) => {
         step(`pulling ${s.container.spec.image}`)
         const image = s.container.spec.image ?? ''
-        return ctx.puller.ensure(image, (s.container.spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy, pullCredentials(d.pod, image, ctx.data))
+        const pulling = () => ev('Normal', 'Pulling', `Pulling image "${image}"`)
+        return ctx.puller.ensure(image, (s.container.spec.imagePullPolicy ?? 'IfNotPresent') as PullPolicy, pullCredentials(d.pod, image, ctx.data), pulling).then((r) =>
+          ev('Normal', 'Pulled', r.pulledMs === undefined ? `Container image "${image}" already present on machine` : `Successfully pulled image "${image}" in ${(r.pulledMs / 1000).toFixed(3)}s`),
+        )
       }),
     )
 
@@ -262,6 +271,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       step(`starting ${s.name}`)
       count()
       await mutate(ctx, () => ctx.cri.startContainer(s.id))
+      ev('Normal', 'Started', `Started container ${s.name}`)
     }
 
     // 6. Create and start containers, in spec order.
@@ -306,8 +316,10 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       }
       count()
       const id = await mutate(ctx, () => ctx.cri.createContainer(sandboxId!, config, sandboxConfig!))
+      ev('Normal', 'Created', `Created container ${s.container.name}`)
       count()
       await mutate(ctx, () => ctx.cri.startContainer(id))
+      ev('Normal', 'Started', `Started container ${s.container.name}`)
       // postStart, as the kubelet: right after the start; a failure kills the container, which
       // then restarts per restartPolicy.
       const hook = s.container.spec.lifecycle?.postStart

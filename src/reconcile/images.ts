@@ -9,8 +9,13 @@ import {Slots} from './limits.js'
 
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never'
 
+/** What ensure did: pulled (and how long it took), or nothing (the image was there). */
+export interface PullResult {
+  pulledMs?: number
+}
+
 export class ImagePuller {
-  private readonly inflight = new Map<string, Promise<void>>()
+  private readonly inflight = new Map<string, {listeners: Set<() => void>; done: Promise<PullResult>}>()
 
   constructor(
     private readonly cri: CriClient,
@@ -22,24 +27,26 @@ export class ImagePuller {
    * ErrImageNeverPull. With credentials (imagePullSecrets), each is tried in turn, as the kubelet
    * does; none is tried without them then.
    */
-  ensure(image: string, policy: PullPolicy, auths: AuthConfig[] = []): Promise<void> {
+  ensure(image: string, policy: PullPolicy, auths: AuthConfig[] = [], onPulling?: () => void): Promise<PullResult> {
     const key = `${policy} ${image} ${auths.map((a) => `${a.serverAddress}/${a.username}`).join(' ')}`
     let p = this.inflight.get(key)
     if (!p) {
-      p = this.doEnsure(image, policy, auths)
+      const listeners = new Set<() => void>()
+      p = {listeners, done: this.doEnsure(image, policy, auths, () => listeners.forEach((l) => l()))}
       this.inflight.set(key, p)
       // Shared while in flight only: a long-lived puller (the daemon's) asks the runtime again
       // next time, as the image may have been removed meanwhile.
       const forget = () => this.inflight.delete(key)
-      p.then(forget, forget)
+      p.done.then(forget, forget)
     }
-    return p
+    if (onPulling) p.listeners.add(onPulling)
+    return p.done
   }
 
-  private async doEnsure(image: string, policy: PullPolicy, auths: AuthConfig[]): Promise<void> {
+  private async doEnsure(image: string, policy: PullPolicy, auths: AuthConfig[], pulling: () => void): Promise<PullResult> {
     if (policy !== 'Always') {
       const present = await withRetry(() => this.cri.imageStatus(image))
-      if (present) return
+      if (present) return {}
       if (policy === 'Never') {
         throw new PodrunError(`image ${image} is not present on this machine and imagePullPolicy is Never`, {
           reason: 'ErrImageNeverPull',
@@ -49,18 +56,21 @@ export class ImagePuller {
       }
     }
     try {
-      await this.pulls.run(async () => {
+      return await this.pulls.run(async (): Promise<PullResult> => {
         // Another pull may have brought it while this one waited for its slot.
-        if (policy !== 'Always' && (await withRetry(() => this.cri.imageStatus(image)))) return
+        if (policy !== 'Always' && (await withRetry(() => this.cri.imageStatus(image)))) return {}
+        pulling()
+        const t0 = Date.now()
+        const took = (): PullResult => ({pulledMs: Date.now() - t0})
         if (auths.length === 0) {
           await withRetry(() => this.cri.pullImage(image))
-          return
+          return took()
         }
         let last: unknown
         for (const auth of auths) {
           try {
             await withRetry(() => this.cri.pullImage(image, auth))
-            return
+            return took()
           } catch (e) {
             last = e
           }

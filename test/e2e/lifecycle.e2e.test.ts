@@ -401,6 +401,33 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
     fs.rmSync(path.join(manifestDir, 'gp2.yaml'))
   })
 
+  it('events: Kubernetes reasons with counts and first and last times, per pod, as a table, -o json and -w', async () => {
+    write('evts.yaml', pod('evts', 'echo hi; exit 2'))
+    await waitFor('a back-off event', async () => ((await info('evts'))?.events ?? []).some((e) => e.reason === 'BackOff'), 30_000)
+    await waitFor('a second start', async () => ((await info('evts'))?.events ?? []).some((e) => e.reason === 'Started' && (e.count ?? 1) >= 2), 30_000)
+    const table = await podrun('events', '-n', ns, '--for', 'pod/evts')
+    assert.equal(table.code, 0, table.stderr)
+    assert.match(table.stdout, /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$/m)
+    assert.match(table.stdout, /^\S+(?: \(x\d+ over \S+\))?\s+Normal\s+Pulled\s+pod\/evts\s+Container image ".*" already present on machine$/m)
+    assert.match(table.stdout, /^\S+ \(x\d+ over \S+\)\s+Normal\s+Started\s+pod\/evts\s+Started container main$/m)
+    assert.match(table.stdout, /Warning\s+BackOff\s+pod\/evts\s+Back-off restarting failed container main/)
+    const json = JSON.parse((await podrun('events', '-n', ns, '--for', 'pod/evts', '-o', 'json')).stdout) as {items: Array<{reason: string; count: number; firstTimestamp: string; lastTimestamp: string; involvedObject: {kind: string; name: string}}>}
+    const created = json.items.find((e) => e.reason === 'Created')!
+    assert.deepEqual([created.involvedObject.kind, created.involvedObject.name], ['Pod', 'evts'])
+    assert.ok(created.count >= 2 && created.firstTimestamp < created.lastTimestamp, JSON.stringify(created))
+    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'events', '-n', ns, '--for', 'pod/evts', '-w'], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    let watched = ''
+    child.stdout!.on('data', (b: Buffer) => (watched += b.toString()))
+    try {
+      await waitFor('the list', () => /MESSAGE/.test(watched) && watched)
+      const before = watched.length
+      await waitFor('a repeated event watched', () => watched.length > before && /Started container main|Back-off/.test(watched.slice(before)) && watched, 30_000)
+    } finally {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGINT')
+    }
+    fs.rmSync(path.join(manifestDir, 'evts.yaml'))
+  })
+
   it('a bad image edit under the daemon is rolled back to the last Ready version, and stays so across a daemon restart', async () => {
     write('ro.yaml', pod('ro', 'exec sleep 3600'))
     const c = await waitFor('ro running', () => runningOf('ro'))

@@ -242,6 +242,10 @@ spec:
     const bad = await podrun('exec', 'execs', '-n', ns, '-c', 'third', '--', 'true')
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /container third is not valid for pod execs/)
+    // Without a daemon there are no events, and it says where they come from.
+    const ev = await podrun('events', '-n', ns)
+    assert.equal(ev.code, 0)
+    assert.match(ev.stderr, /No events: no podrun daemon answers on .*Events are recorded by the daemon/)
     await podrun('delete', '-f', f, '--grace-period', '0')
   })
 

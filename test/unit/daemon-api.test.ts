@@ -262,14 +262,16 @@ describe('metrics text', () => {
 })
 
 describe('events', () => {
-  it('keeps the last 20 and drops an immediate repeat', () => {
+  it('keeps the last 20 distinct events, a repeat counted with its first and last times and moved last', () => {
     const r = new EventRing(20)
     for (let i = 0; i < 25; i++) r.add({time: `t${i}`, type: 'Normal', reason: 'Started', message: `m${i}`})
     r.add({time: 'x', type: 'Normal', reason: 'Started', message: 'm24'})
+    r.add({time: 'y', type: 'Normal', reason: 'Started', message: 'm10'})
     const l = r.list()
     assert.equal(l.length, 20)
     assert.equal(l[0].message, 'm5')
-    assert.equal(l[19].time, 't24')
+    assert.deepEqual([l[18].message, l[18].count, l[18].firstTime, l[18].time], ['m24', 2, 't24', 'x'])
+    assert.deepEqual([l[19].message, l[19].count, l[19].firstTime, l[19].time], ['m10', 2, 't10', 'y'])
   })
 })
 
