@@ -329,7 +329,8 @@ ${c('app', runner('app'))}`,
   })
 
   it('logs: the last lines, the previous instance of a restarted container, and -f across a restart; clear errors', async () => {
-    write('logs.yaml', pod('crashy', 'echo start-$(cat /proc/uptime | cut -d. -f1); echo to-stderr >&2; printf partial; sleep 1; echo -end; exit 3') + `---
+    // stdout and stderr are two pipes: lines of the two are ordered only when time separates them.
+    write('logs.yaml', pod('crashy', 'echo to-stderr >&2; sleep 0.5; echo start-$(cat /proc/uptime | cut -d. -f1); printf partial; sleep 1; echo -end; exit 3') + `---
 ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
       image: ${image}
       command: [sh, -c, "exec sleep 3600"]
@@ -338,7 +339,7 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
     await waitFor('crashy restarted', async () => (await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'crashy'}})).length >= 2, 30_000)
     const prev = await podrun('logs', 'crashy', '-n', ns, '--previous')
     assert.equal(prev.code, 0, prev.stderr)
-    assert.match(prev.stdout, /^start-\d+\nto-stderr\npartial-end\n$/)
+    assert.match(prev.stdout, /^to-stderr\nstart-\d+\npartial-end\n$/)
     const stamped = await podrun('logs', 'pod/crashy', '-n', ns, '-p', '--timestamps', '--tail', '1')
     assert.match(stamped.stdout, /^\d{4}-\d\d-\d\dT[\d:.]+Z partial-end\n$/)
     // The default container of a pod with two, and a note that says so; --tail.
@@ -355,7 +356,7 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
     child.stdout!.on('data', (b: Buffer) => (followed += b.toString()))
     try {
       await waitFor('-f across a restart', () => (followed.match(/^start-\d+$/gm)?.length ?? 0) >= 2 && followed, 30_000)
-      assert.match(followed, /partial-end\nstart-\d+\n/)
+      assert.match(followed, /partial-end\nto-stderr\nstart-\d+\n/)
     } finally {
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGINT')
     }

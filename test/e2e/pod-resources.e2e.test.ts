@@ -249,6 +249,33 @@ spec:
     await podrun('delete', '-f', f, '--grace-period', '0')
   })
 
+  it('wait: for a condition, for deletion, with a timeout, as kubectl wait', async () => {
+    const f = manifest('waits', `apiVersion: v1
+kind: Pod
+metadata: {name: waits, namespace: ${ns}, labels: {app: waits}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers: [{name: main, image: ${image}, command: [sleep, '3600']}]
+`)
+    assert.equal((await podrun('apply', '-f', f, '--no-wait')).code, 0)
+    const ready = await podrun('wait', '--for=condition=Ready', 'pod/waits', '-n', ns, '--timeout', '60s')
+    assert.equal(ready.code, 0, ready.stderr)
+    assert.equal(ready.stdout, 'pod/waits condition met\n')
+    const byLabel = await podrun('wait', '--for', 'condition=ContainersReady', '-l', 'app=waits', '-n', ns)
+    assert.equal(byLabel.stdout, 'pod/waits condition met\n')
+    const never = await podrun('wait', '--for=condition=Ready=false', 'pod/waits', '-n', ns, '--timeout', '1s')
+    assert.equal(never.code, 1)
+    assert.match(never.stderr, /timed out waiting for the condition on pods\/waits/)
+    const missing = await podrun('wait', '--for=condition=Ready', 'pod/nosuch', '-n', ns)
+    assert.equal(missing.code, 1)
+    assert.match(missing.stderr, /pods "nosuch" not found/)
+    const deleting = podrun('delete', '-f', f)
+    const gone = await podrun('wait', '--for=delete', 'pod/waits', '-n', ns, '--timeout', '60s')
+    assert.equal(gone.code, 0, gone.stderr)
+    assert.equal(gone.stdout, 'pod/waits deleted\n')
+    assert.equal((await deleting).code, 0)
+  })
+
   it('imagePullSecrets reach a registry that asks for Basic auth; without them, or with a wrong password, the pull fails', async () => {
     const [user, password] = ['puller', 'pa55-word']
     const want = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`

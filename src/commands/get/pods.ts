@@ -9,17 +9,7 @@ import {DEFAULT_DAEMON_SOCKET} from '../../daemon/options.js'
 import {compareText} from '../../lib/compare.js'
 import {checkNamespace} from '../../lib/namespace.js'
 import type {Pod} from 'kubernetes-types/core/v1.js'
-
-const NO_DAEMON = 'no podrun daemon answers'
-
-/** A pod with an exited container that its restartPolicy would run again. */
-function awaitsRestart(p: Pod): boolean {
-  const policy = p.spec?.restartPolicy ?? 'Always'
-  return (p.status?.containerStatuses ?? []).some((c) => {
-    const code = c.state?.terminated?.exitCode
-    return code !== undefined && (policy === 'Always' || (policy === 'OnFailure' && code !== 0))
-  })
-}
+import type {PodView} from '../../daemon/pod-list.js'
 
 export default class GetPods extends BaseCommand<typeof GetPods> {
   static override summary = 'List the pods podrun runs, computed from the runtime.'
@@ -45,51 +35,17 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
   async run(): Promise<void> {
     const {flags} = this
     checkNamespace(flags.namespace)
-    const {hostInfo} = await import('../../reconcile/engine.js')
-    const {viewPods} = await import('../../reconcile/pod-view.js')
     const {statusReason} = await import('../../reconcile/status.js')
     const {fetchDaemonPods} = await import('../../daemon/client.js')
-    const {daemonExtras, annotatePod, podFromDaemon, pendingPod} = await import('../../daemon/pod-status.js')
+    const {listPods, awaitsRestart, NO_DAEMON} = await import('../../daemon/pod-list.js')
     // A daemon that answers knows what the runtime cannot tell (back-off, pulls, broken manifests).
     const asked = fetchDaemonPods(flags['daemon-socket'])
     const names = this.positionals.map((n) => n.replace(/^(pods?|po)\//, ''))
     const {parseSelector} = await import('../../lib/selector.js')
     const matches = flags.selector === undefined ? () => true : parseSelector(flags.selector)
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
-    /** Every pod to show, as Pod objects with where they come from. */
     const list = async (daemonAsked: ReturnType<typeof fetchDaemonPods>) => {
-      const daemon = await daemonAsked
-      const known = new Map(daemon?.pods.map((p) => [p.key, p]))
-      const host = await hostInfo()
-      const fromRuntime = await viewPods(cri, host, daemon ? (a) => daemonExtras(daemon, known.get(a.key)) : () => ({supervised: false}))
-      const all = fromRuntime.map((v) => ({pod: v.pod, key: v.actual.key, name: v.actual.name, namespace: v.actual.namespace, source: v.actual.source}))
-      // Pods the daemon wants that the runtime does not have (a sandbox that fails): Pending.
-      const inRuntime = new Set(all.map((v) => v.key))
-      for (const info of daemon?.pods ?? []) {
-        const pod = inRuntime.has(info.key) ? undefined : podFromDaemon(info, host.nodeName)
-        if (!pod) continue
-        all.push({pod, key: info.key, name: info.name, namespace: info.namespace, source: info.source})
-      }
-      // No daemon: pods apply recorded that the runtime does not have (their setup failed) are
-      // shown Pending, with the note that nothing retries them.
-      if (!daemon) {
-        const {appliedPods} = await import('../../reconcile/applied-store.js')
-        for (const p of appliedPods()) {
-          if (inRuntime.has(`${p.namespace}/${p.name}`)) continue
-          const message = `not in the runtime; ${NO_DAEMON} to retry it: \`podrun daemon\``
-          const waiting = Object.fromEntries([...p.initContainers, ...p.containers].map((c) => [c.name, {reason: 'ContainerCreating', message}]))
-          all.push({pod: pendingPod({...p, source: 'apply'}, waiting, host.nodeName), key: `${p.namespace}/${p.name}`, name: p.name, namespace: p.namespace, source: 'apply'})
-        }
-      }
-      for (const v of all) annotatePod(v.pod, known.get(v.key))
-      // No daemon: a container its restartPolicy would restart stays down. Say so where it shows.
-      if (!daemon) {
-        for (const v of all) {
-          if (!awaitsRestart(v.pod)) continue
-          if (v.pod.status) v.pod.status.message = `${NO_DAEMON}; its restartPolicy (${v.pod.spec?.restartPolicy ?? 'Always'}) needs one: \`podrun daemon\``
-        }
-      }
-      all.sort((a, b) => compareText(a.namespace, b.namespace) || compareText(a.name, b.name))
+      const {all, daemon} = await listPods(cri, daemonAsked)
       const views = all.filter((v) => (flags['all-namespaces'] || v.namespace === flags.namespace) && (names.length === 0 || names.includes(v.name)) && matches(v.pod.metadata?.labels))
       if (flags['sort-by']) sortBy(views, flags['sort-by'])
       return {views, daemon}
@@ -146,7 +102,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
   }
 }
 
-type View = {pod: Pod; key: string; name: string; namespace: string; source: string}
+type View = PodView
 
 /** One table row, with kubectl's columns. */
 function podRow(v: View, now: number, o: {namespace: boolean; wide: boolean; labels: boolean; statusReason: (p: Pod) => string}): string[] {
