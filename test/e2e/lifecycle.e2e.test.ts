@@ -426,6 +426,20 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
     } finally {
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGINT')
     }
+    // describe: the crash loop as kubectl describe shows it, events included.
+    const d = await waitFor('describe with the last state', async () => {
+      const r = await podrun('describe', 'pod', 'evts', '-n', ns)
+      return /Last State:\s+Terminated/.test(r.stdout) && r
+    })
+    assert.equal(d.code, 0, d.stderr)
+    assert.match(d.stdout, /^Name:\s+evts$/m)
+    assert.match(d.stdout, /^ {6}Exit Code:\s+2$/m)
+    assert.match(d.stdout, /^ {4}Restart Count:\s+[1-9]/m)
+    assert.match(d.stdout, /^ {2}Normal\s+Started\s+\S+ \(x\d+ over \S+\)\s+podrun\s+Started container main$/m)
+    assert.match(d.stdout, /^ {2}Warning\s+BackOff\s+/m)
+    const missing = await podrun('describe', 'pod/nosuch', '-n', ns)
+    assert.equal(missing.code, 1)
+    assert.match(missing.stderr, /pods "nosuch" not found/)
     fs.rmSync(path.join(manifestDir, 'evts.yaml'))
   })
 

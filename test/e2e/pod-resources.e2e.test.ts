@@ -276,6 +276,28 @@ spec:
     assert.equal((await deleting).code, 0)
   })
 
+  it('top: a container that burns CPU shows above an idle one; memory as the working set', async () => {
+    const f = manifest('tops', `apiVersion: v1
+kind: Pod
+metadata: {name: tops, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - {name: burn, image: ${image}, command: [sh, -c, "while :; do :; done"], resources: {limits: {cpu: 500m}}}
+    - {name: idle, image: ${image}, command: [sleep, '3600']}
+`)
+    assert.equal((await podrun('apply', '-f', f)).code, 0)
+    const r = await podrun('top', 'pods', 'tops', '-n', ns, '--containers')
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^POD\s+NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)$/m)
+    const cpu = (c: string) => Number(new RegExp(`^tops\\s+${c}\\s+(\\d+)m\\s+\\d+Mi$`, 'm').exec(r.stdout)?.[1])
+    assert.ok(cpu('burn') >= 200 && cpu('burn') <= 600, r.stdout)
+    assert.ok(cpu('idle') < 50, r.stdout)
+    const pods = await podrun('top', 'pods', '-n', ns)
+    assert.match(pods.stdout, /^tops\s+\d+m\s+\d+Mi$/m)
+    await podrun('delete', '-f', f, '--grace-period', '0')
+  })
+
   it('imagePullSecrets reach a registry that asks for Basic auth; without them, or with a wrong password, the pull fails', async () => {
     const [user, password] = ['puller', 'pa55-word']
     const want = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
