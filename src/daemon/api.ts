@@ -15,7 +15,7 @@ import type {DaemonPodInfo, DaemonPodList, DaemonStatus} from './view.js'
 export interface ApiSource {
   healthy(): {ok: boolean; reason?: string}
   ready(): {ok: boolean; reason?: string}
-  metrics(): string
+  metrics(): string | Promise<string>
   pods(): DaemonPodInfo[]
   status(): DaemonStatus
 }
@@ -99,7 +99,7 @@ export class ApiServer {
       return
     }
     if (p === '/metrics') {
-      send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', this.src.metrics())
+      void Promise.resolve(this.src.metrics()).then((text) => send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text))
       return
     }
     if (p === '/api/v1/status') {

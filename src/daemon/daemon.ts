@@ -86,7 +86,15 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
       {
         healthy: () => loop.healthy,
         ready: () => loop.readiness,
-        metrics: () => metrics.render(),
+        // Container stats are read from the runtime when scraped (one ListContainerStats), never kept.
+        metrics: async () => {
+          const cri = loop.cri
+          if (cri) {
+            const {sampleUsage} = await import('../reconcile/pod-usage.js')
+            await sampleUsage(cri).then((u) => metrics.setContainerUsage(u), () => metrics.setContainerUsage([]))
+          }
+          return metrics.render()
+        },
         pods: () => loop.pods(),
         status: () => loop.status(),
       },

@@ -249,6 +249,11 @@ export class ReconcileLoop {
 
   // ---- what the API shows ----
 
+  /** The runtime client of the live connection, if any (for /metrics' container stats). */
+  get cri(): CriClient | undefined {
+    return this.session.current?.cri
+  }
+
   get healthy(): {ok: boolean; reason?: string} {
     if (this.stopping) return {ok: false, reason: 'stopping'}
     const now = this.now()

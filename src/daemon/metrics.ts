@@ -147,6 +147,17 @@ export class DaemonMetrics {
     this.criDuration.observe({method}, ms / 1000)
   }
 
+  /** The containers' CPU and memory under cAdvisor's names, so existing dashboards read them. */
+  readonly containerCpu = new Counter('container_cpu_usage_seconds_total', 'Cumulative cpu time consumed in seconds.')
+  readonly containerMemory = new Gauge('container_memory_working_set_bytes', 'Current working set in bytes.')
+
+  /** The running containers' usage as last sampled (the series of containers gone are dropped). */
+  setContainerUsage(list: Array<{namespace: string; pod: string; container: string; id: string; cpuSeconds: number; workingSetBytes: number}>): void {
+    const labels = (u: (typeof list)[number]) => ({namespace: u.namespace, pod: u.pod, container: u.container, id: u.id})
+    this.containerCpu.reset(list.map((u) => ({labels: labels(u), value: u.cpuSeconds})))
+    this.containerMemory.reset(list.map((u) => ({labels: labels(u), value: u.workingSetBytes})))
+  }
+
   render(): string {
     const m = process.memoryUsage()
     const c = process.cpuUsage()
@@ -173,6 +184,8 @@ export class DaemonMetrics {
       this.heapUsed,
       this.heapTotal,
       this.external,
+      this.containerCpu,
+      this.containerMemory,
     ]
     return all.map((m) => m.render()).join('\n') + '\n'
   }

@@ -382,6 +382,10 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
     assert.doesNotMatch(edge.stdout, /gp-a/)
     const sorted = await podrun('get', 'pods', 'gp-a', 'gp-b', '-n', ns, '--sort-by', '{.metadata.labels.tier}', '-o', 'name')
     assert.equal(sorted.stdout, 'pod/gp-a\npod/gp-b\n')
+    // /metrics: each running container's CPU and memory under cAdvisor's names.
+    const metrics = (await getOverSocket(socket, '/metrics')).body
+    assert.match(metrics, new RegExp(`^container_cpu_usage_seconds_total\\{namespace="${ns}",pod="gp-a",container="main",id="[0-9a-f]+"\\} [0-9.e-]+$`, 'm'))
+    assert.match(metrics, new RegExp(`^container_memory_working_set_bytes\\{namespace="${ns}",pod="gp-b",container="main",id="[0-9a-f]+"\\} [1-9]\\d*$`, 'm'))
     const partly = await podrun('get', 'pods', 'gp-a', 'gp-zz', '-n', ns)
     assert.equal(partly.code, 1)
     assert.match(partly.stdout, /gp-a/)
