@@ -6,9 +6,17 @@ export function podRoot(): string {
   return path.join(process.env.PODRUN_ROOT ?? '/var/lib/podrun', 'pods')
 }
 
-/** Pod log folders in the kubelet layout: $PODRUN_LOG_ROOT, default /var/log/podrun/pods. */
+/** Pod log folders in the kubelet layout: $PODRUN_LOG_ROOT, default /var/log/pods (where log shippers look). */
 export function logRoot(): string {
-  return process.env.PODRUN_LOG_ROOT ?? '/var/log/podrun/pods'
+  return process.env.PODRUN_LOG_ROOT ?? '/var/log/pods'
+}
+
+/**
+ * The kubelet's links to each container's log, `<pod>_<namespace>_<container>-<id>.log`:
+ * $PODRUN_CONTAINER_LOG_ROOT, default the `containers` folder beside the log root (/var/log/containers).
+ */
+export function containerLogLinkRoot(): string {
+  return process.env.PODRUN_CONTAINER_LOG_ROOT ?? path.join(path.dirname(logRoot()), 'containers')
 }
 
 /** Where `seccompProfile.localhostProfile` files are found (the kubelet's seccomp root): $PODRUN_SECCOMP_ROOT, default $PODRUN_ROOT/seccomp. */

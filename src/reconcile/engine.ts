@@ -6,7 +6,7 @@ import os from 'node:os'
 import type {CriClient} from '../cri/client.js'
 import type {DesiredPod} from '../model/desired.js'
 import type {ActualPod} from '../model/actual.js'
-import {cgroupRoot, logRoot, podRoot} from '../lib/paths.js'
+import {cgroupRoot, containerLogLinkRoot, logRoot, podRoot} from '../lib/paths.js'
 import {observe} from './observe.js'
 import {plan, type BackoffPolicy, type PodActions} from './plan.js'
 import {executeAll, type ExecContext, type PodResult} from './execute.js'
@@ -69,6 +69,7 @@ export function execContext(o: PassOptions): ExecContext {
     puller: o.puller ?? new ImagePuller(o.cri, lim.pulls),
     limits: lim,
     logRoot: logRoot(),
+    logLinkRoot: containerLogLinkRoot(),
     podRoot: podRoot(),
     cgroupRoot: cgroupRoot(),
     hostDns: o.host.dns,

@@ -6,6 +6,7 @@
 // retried in place: after a timeout the runtime may have acted, so the pod's next pass observes and
 // adopts or removes what was made. Idempotent calls (stop, remove, status) are retried.
 import fs from 'node:fs/promises'
+import path from 'node:path'
 import type {CriClient} from '../cri/client.js'
 import {isNotFound} from '../cri/errors.js'
 import type {DesiredPod} from '../model/desired.js'
@@ -27,6 +28,7 @@ import {NamespaceMode} from '../gen/runtime/v1/api.js'
 import type {Container, Pod} from 'kubernetes-types/core/v1.js'
 import {Annotation, annotationJson} from './labels.js'
 import {pullCredentials} from './pull-secrets.js'
+import {linkContainerLog, unlinkContainerLog} from './log-links.js'
 import {podCgroupLimits, writePodCgroup} from './pod-cgroup.js'
 import {containerAsRecorded, podAsRecorded, writeRecord} from './pod-record.js'
 
@@ -37,6 +39,8 @@ export interface ExecContext {
   limits: Limits
   /** Root of pod log folders (kubelet layout). */
   logRoot: string
+  /** Where the kubelet-style links to each container's log go (log-links.ts); none when unset. */
+  logLinkRoot?: string
   /** Root of pod folders (volumes). */
   podRoot: string
   /** Top of podrun's cgroup tree, e.g. "/podrun". */
@@ -186,6 +190,11 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
   }
   const d = a.desired
   const ev = (type: 'Normal' | 'Warning', reason: string, message: string) => ctx.onEvent?.(a.key, type, reason, message)
+  // A removed container's /var/log/containers link goes with it.
+  const unlink = async (ids: string[]) => {
+    if (!ctx.logLinkRoot) return
+    for (const c of a.actual?.containers ?? []) if (ids.includes(c.id)) await unlinkContainerLog(ctx.logLinkRoot, {pod: a.name, namespace: a.namespace, container: c.name, id: c.id})
+  }
   try {
     // 1. Kill the pod when it is recreated or no longer wanted.
     if (a.killPod && a.actual) {
@@ -193,6 +202,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       if (d && a.createSandbox) ev('Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.')
       for (const c of a.actual.containers) if (c.state === 'RUNNING') ev('Normal', 'Killing', `Stopping container ${c.name}`)
       await killPod(ctx, a.actual, grace(ctx, d, a.actual), count)
+      await unlink(a.actual.containers.map((c) => c.id))
       if (!d) {
         const uid = a.uid
         const pod = annotationJson<Pod>(a.actual.sandboxes[0]?.annotations, Annotation.podSpec)
@@ -215,6 +225,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
         if (k.remove) {
           count()
           await cleanup(ctx, () => ctx.cri.removeContainer(k.id))
+          await unlink([k.id])
         }
       }),
     )
@@ -317,6 +328,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       count()
       const id = await mutate(ctx, () => ctx.cri.createContainer(sandboxId!, config, sandboxConfig!))
       ev('Normal', 'Created', `Created container ${s.container.name}`)
+      if (ctx.logLinkRoot) await linkContainerLog(ctx.logLinkRoot, {pod: a.name, namespace: a.namespace, container: s.container.name, id}, path.join(sandboxConfig!.logDirectory, config.logPath))
       count()
       await mutate(ctx, () => ctx.cri.startContainer(id))
       ev('Normal', 'Started', `Started container ${s.container.name}`)
@@ -340,6 +352,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       count()
       await cleanup(ctx, () => ctx.cri.removeContainer(id))
     }
+    await unlink(a.removeContainers)
     for (const id of a.removeSandboxes) await removeSandbox(ctx, id, count)
 
     // 8. Fields that restart nothing changed: keep the pod as applied beside it.

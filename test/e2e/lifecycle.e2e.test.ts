@@ -361,6 +361,15 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGINT')
     }
     // Errors a person can act on.
+    // The kubelet's /var/log/containers links (here beside the log root), as log shippers glob them.
+    const links = path.join(path.dirname(env.PODRUN_LOG_ROOT!), 'containers')
+    const mine = fs.readdirSync(links).filter((n) => n.startsWith(`crashy_${ns}_main-`))
+    assert.ok(mine.length >= 1 && mine.every((n) => /^crashy_[a-z0-9-]+_main-[0-9a-f]{64}\.log$/.test(n)), mine.join(' '))
+    for (const n of mine) {
+      const target = fs.readlinkSync(path.join(links, n))
+      assert.ok(target.startsWith(path.join(env.PODRUN_LOG_ROOT!, `${ns}_crashy_`)) && /\/main\/\d+\.log$/.test(target), target)
+    }
+    assert.match(fs.readFileSync(path.join(links, mine[0]), 'utf8'), / stdout F start-\d+$/m)
     const none = await podrun('logs', 'nosuch', '-n', ns)
     assert.equal(none.code, 1)
     assert.match(none.stderr, /pods "nosuch" not found/)
@@ -368,6 +377,7 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
     assert.equal(badC.code, 1)
     assert.match(badC.stderr, /container third is not valid for pod two: choose one of: \[main second\]/)
     fs.rmSync(path.join(manifestDir, 'logs.yaml'))
+    await waitFor('the links gone with the pods', () => !fs.readdirSync(links).some((n) => n.startsWith(`crashy_${ns}_`) || n.startsWith(`two_${ns}_`)), 30_000)
   })
 
   it('get pods as kubectl users type it: several names, pod/NAME, -l, --show-labels, --sort-by, -w', async () => {
