@@ -1,7 +1,8 @@
+import {bytes} from '../lib/quantity.js'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {parseDuration} from '../lib/duration.js'
-import {PodrunError} from '../lib/errors.js'
+import {ExitCode, PodrunError} from '../lib/errors.js'
 import {checkFolders, DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, defaultOptions, parseListen} from '../daemon/options.js'
 
 export default class Daemon extends BaseCommand<typeof Daemon> {
@@ -28,6 +29,9 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     parallel: Flags.integer({summary: 'Runtime calls that change something, in flight at once (a container waiting out its grace period takes none).', default: 4, min: 1}),
     'max-parallel-image-pulls': Flags.integer({summary: 'Image pulls in flight at once.', default: 1, min: 1}),
     'min-ready': Flags.string({summary: 'A pod version Ready this long becomes the one an edit that fails rolls back to.', default: '10s'}),
+    'container-log-max-size': Flags.string({summary: 'A container\'s log is rotated past this size (a quantity: 10Mi).', default: '10Mi'}),
+    'container-log-max-files': Flags.integer({summary: 'Log files kept per container, the live one included; rotated ones are gzip-compressed.', default: 5, min: 2}),
+    'container-log-monitor-interval': Flags.string({summary: 'How often the containers\' log sizes are checked.', default: '10s'}),
     'progress-deadline': Flags.string({summary: 'An edited pod of the folder that is not Ready within this long (or crash-loops) is rolled back to its last Ready version.', default: '10m'}),
   }
 
@@ -51,6 +55,9 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       parallelPulls: flags['max-parallel-image-pulls'],
       progressDeadlineMs: ms('progress-deadline'),
       minReadyMs: ms('min-ready'),
+      logMaxBytes: logSize(flags['container-log-max-size']),
+      logMaxFiles: flags['container-log-max-files'],
+      logMonitorMs: ms('container-log-monitor-interval'),
     })
     checkFolders(opts)
     if (opts.relistMs < 50 || opts.resyncMs < 100) throw new PodrunError('--relist-period must be at least 50ms and --resync-period at least 100ms', {reason: 'Usage'})
@@ -75,4 +82,17 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       })
     })
   }
+}
+
+/** --container-log-max-size as a quantity (10Mi, 512Ki, 1G). */
+function logSize(text: string): number {
+  const b = (() => {
+    try {
+      return bytes(text)
+    } catch {
+      return NaN
+    }
+  })()
+  if (!Number.isFinite(b) || b < 1024) throw new PodrunError(`--container-log-max-size takes a size of at least 1Ki, such as 10Mi, not "${text}"`, {reason: 'Usage', exitCode: ExitCode.invalid})
+  return b
 }

@@ -21,6 +21,11 @@ import {observe} from '../reconcile/observe.js'
 import {plan} from '../reconcile/plan.js'
 import {PodWorkers} from '../reconcile/workers.js'
 import type {CriClient} from '../cri/client.js'
+import {ContainerState} from '../gen/runtime/v1/api.js'
+import {rotateIfNeeded} from './log-rotation.js'
+import {Label, managedSelector} from '../reconcile/labels.js'
+import {podLogDir} from '../reconcile/sandbox-config.js'
+import {joinInside, logRoot} from '../lib/paths.js'
 import type {Logger} from './log.js'
 import type {DaemonMetrics} from './metrics.js'
 import type {DaemonOptions} from './options.js'
@@ -172,6 +177,7 @@ export class ReconcileLoop {
     const period = Math.min(this.opts.relistMs, this.opts.resyncMs)
     const every = Math.max(1, Math.round(this.opts.resyncMs / period))
     let ticks = 0
+    this.logTimer = setInterval(() => void this.rotateLogs(), this.opts.logMonitorMs)
     this.interval = setInterval(() => {
       ticks++
       if (ticks % every === 0) {
@@ -182,6 +188,35 @@ export class ReconcileLoop {
         this.look('relist', (c) => this.pleg.relist(c))
       }
     }, period)
+  }
+
+  private rotating = false
+  private logTimer: NodeJS.Timeout | undefined
+
+  /** Rotates the running containers' logs that grew past the size (log-rotation.ts); one pass at a time. */
+  private async rotateLogs(): Promise<void> {
+    const cri = this.cri
+    if (!cri || this.rotating || this.stopping) return
+    this.rotating = true
+    try {
+      const running = await cri.listContainers({labelSelector: managedSelector, state: {state: ContainerState.CONTAINER_RUNNING}})
+      for (const c of running) {
+        const l = c.labels
+        let logPath: string
+        try {
+          logPath = joinInside(podLogDir(logRoot(), l[Label.podNamespace] ?? '', l[Label.podName] ?? '', l[Label.podUid] ?? ''), c.metadata?.name ?? '', `${c.metadata?.attempt ?? 0}.log`)
+        } catch {
+          continue // labels that are not plain names: not a pod of ours to touch
+        }
+        await rotateIfNeeded(cri, {id: c.id, logPath}, {maxBytes: this.opts.logMaxBytes, maxFiles: this.opts.logMaxFiles}).catch((e: unknown) =>
+          this.deps.log.warn('could not rotate a container log', {container: c.id, file: logPath, error: (e as Error).message}),
+        )
+      }
+    } catch (e) {
+      this.deps.log.debug('log rotation skipped: could not list containers', {error: (e as Error).message})
+    } finally {
+      this.rotating = false
+    }
   }
 
   /** A trigger. reload: read the folder again; resync: the folder if it changed, and the runtime. */
@@ -214,6 +249,7 @@ export class ReconcileLoop {
   async stop(opts: {stopPods?: boolean} = {}): Promise<void> {
     this.stopping = true
     clearInterval(this.interval)
+    clearInterval(this.logTimer)
     clearTimeout(this.reloadTimer)
     this.prober.stop()
     const inFlight = this.workers.stop({abort: true})

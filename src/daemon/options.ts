@@ -45,6 +45,11 @@ export interface DaemonOptions {
   progressDeadlineMs: number
   /** A version is the pod's last Ready one once Ready this long. */
   minReadyMs: number
+  /** Container logs are rotated past this size, and this many files kept per container. */
+  logMaxBytes: number
+  logMaxFiles: number
+  /** How often the logs' sizes are checked. */
+  logMonitorMs: number
 }
 
 export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
@@ -66,6 +71,9 @@ export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
     parallelPulls: o.parallelPulls ?? DEFAULT_PARALLEL_PULLS,
     progressDeadlineMs: o.progressDeadlineMs ?? 600_000,
     minReadyMs: o.minReadyMs ?? 10_000,
+    logMaxBytes: o.logMaxBytes ?? 10 * 1024 * 1024,
+    logMaxFiles: o.logMaxFiles ?? 5,
+    logMonitorMs: o.logMonitorMs ?? 10_000,
   }
 }
 

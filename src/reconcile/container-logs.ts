@@ -5,6 +5,8 @@
 // (the file renamed and a new one made: the old one is read to its end through the open handle).
 import fs from 'node:fs/promises'
 import type {FileHandle} from 'node:fs/promises'
+import path from 'node:path'
+import {gunzipSync} from 'node:zlib'
 
 export interface LogLine {
   /** The time of its last record, as the runtime wrote it. */
@@ -164,4 +166,44 @@ export async function followFile(file: string, offset: number, onLine: (l: LogLi
   } finally {
     await fh?.close()
   }
+}
+
+/** The rotated files of a log (`<log>.<YYYYMMDD-hhmmss>[.gz]`), oldest first. */
+export async function rotatedLogs(logPath: string): Promise<string[]> {
+  const dir = path.dirname(logPath)
+  const base = path.basename(logPath)
+  const names = await fs.readdir(dir).catch(() => [] as string[])
+  return names
+    .filter((n) => n.startsWith(`${base}.`) && /^\d{8}-\d{6}(\.gz)?$/.test(n.slice(base.length + 1)))
+    .sort()
+    .map((n) => path.join(dir, n))
+}
+
+/**
+ * The records of the last `n` lines of a log, its rotated files included (newest first until
+ * enough), and where the live file ends.
+ */
+export async function tailWithRotated(logPath: string, n: number): Promise<{records: string[]; end: number}> {
+  const live = await tailRecords(logPath, n)
+  let records = live.records
+  const full = (rs: string[]) => rs.filter((r) => r.split(' ', 3)[2] !== 'P').length
+  let have = full(records)
+  const rotated = await rotatedLogs(logPath)
+  for (let i = rotated.length - 1; i >= 0 && have < n; i--) {
+    const raw = await fs.readFile(rotated[i]).catch(() => undefined)
+    if (!raw) continue
+    const text = (rotated[i].endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')
+    const older = text.split('\n').filter((l) => l !== '')
+    // Only the lines still wanted, from the end.
+    let keep = older.length
+    let count = 0
+    while (keep > 0 && count < n - have) {
+      keep--
+      if (older[keep].split(' ', 3)[2] !== 'P') count++
+    }
+    while (keep > 0 && older[keep - 1].split(' ', 3)[2] === 'P') keep--
+    records = [...older.slice(keep), ...records]
+    have += count
+  }
+  return {records, end: live.end}
 }

@@ -8,7 +8,7 @@ import type {ActualContainer, ActualPod} from '../model/actual.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {fillStatus, observe} from './observe.js'
 import {chooseContainers, choosePods, instances, type PodChoice} from './pod-select.js'
-import {followFile, linesOf, tailRecords, type LogLine} from './container-logs.js'
+import {followFile, linesOf, tailWithRotated, type LogLine} from './container-logs.js'
 
 export interface LogsOptions extends PodChoice {
   follow?: boolean
@@ -46,7 +46,7 @@ export async function podLogs(cri: CriClient, o: LogsOptions): Promise<void> {
       }
       await fillStatus(cri, inst)
       if (!inst.logPath) return
-      const {records, end} = await tailRecords(inst.logPath, o.tail < 0 ? Infinity : o.tail).catch(() => ({records: [] as string[], end: 0}))
+      const {records, end} = await tailWithRotated(inst.logPath, o.tail < 0 ? Infinity : o.tail).catch(() => ({records: [] as string[], end: 0}))
       for (const l of linesOf(records)) print(l)
       if (o.follow && !o.previous) await follow(cri, a, container, inst, end, print, o)
     }),

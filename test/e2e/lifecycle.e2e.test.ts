@@ -44,7 +44,7 @@ const write = (f: string, text: string) => fs.writeFileSync(path.join(manifestDi
 
 async function startDaemon(): Promise<ChildProcess> {
   const out = fs.openSync(daemonLog, 'a')
-  const args = ['daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--backoff-initial', '1s', '--progress-deadline', '6s', '--min-ready', '2s']
+  const args = ['daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--backoff-initial', '1s', '--progress-deadline', '6s', '--min-ready', '2s', '--container-log-max-size', '2Mi', '--container-log-max-files', '3', '--container-log-monitor-interval', '300ms']
   const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), ...args], {env, cwd: projectRoot, stdio: ['ignore', out, out]})
   fs.closeSync(out)
   await waitFor('the daemon', async () => (await getOverSocket(socket, '/readyz')).code === 200)
@@ -455,6 +455,46 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /pods "nosuch" not found/)
     fs.rmSync(path.join(manifestDir, 'evts.yaml'))
+  })
+
+  it('log rotation: a container writing 100 MiB ends with at most max-files x max-size on disk; -f reads every line across the rotations', async () => {
+    // 100 chunks of 1 MiB, as 1024 lines of 1024 characters: 100 MiB at about 5 MiB/s.
+    const cmd = 'i=0; while [ $i -lt 100 ]; do head -c 1048576 /dev/zero | tr "\\\\0" x | fold -w 1024; echo; i=$((i+1)); sleep 0.2; done; echo all-written; exec sleep 3600'
+    write('chatty.yaml', pod('chatty', cmd))
+    const c = await waitFor('chatty running', () => runningOf('chatty'))
+    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'logs', 'chatty', '-n', ns, '-f'], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    let lines = 0
+    let tail = ''
+    child.stdout!.on('data', (b: Buffer) => {
+      const text = tail + b.toString()
+      const parts = text.split('\n')
+      tail = parts.pop() ?? ''
+      lines += parts.length
+      if (parts.includes('all-written')) child.emit('all-written')
+    })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`-f saw ${lines} lines and no end marker in 120 s`)), 120_000)
+        child.once('all-written', () => {
+          clearTimeout(t)
+          resolve()
+        })
+      })
+      assert.ok(lines >= 100 * 1024 + 1, `-f read ${lines} lines of ${100 * 1024 + 1}`)
+    } finally {
+      if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGINT')
+    }
+    await new Promise((r) => setTimeout(r, 1500)) // a last size check
+    const status = await cri.containerStatus(c.id)
+    const dir = path.dirname(status.status!.logPath)
+    const files = fs.readdirSync(dir).filter((n) => n.startsWith('0.log'))
+    const total = files.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0)
+    assert.ok(files.length <= 3, files.join(' '))
+    assert.ok(files.some((f) => f.endsWith('.gz')), `older rotated files are compressed: ${files.join(' ')}`)
+    assert.ok(total <= 3 * 2 * 1024 * 1024, `${total} bytes on disk in ${files.join(' ')}`)
+    const last = await podrun('logs', 'chatty', '-n', ns, '--tail', '2')
+    assert.equal(last.stdout.split('\n')[1], 'all-written')
+    fs.rmSync(path.join(manifestDir, 'chatty.yaml'))
   })
 
   it('a bad image edit under the daemon is rolled back to the last Ready version, and stays so across a daemon restart', async () => {
