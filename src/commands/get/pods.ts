@@ -24,7 +24,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
     watch: Flags.boolean({char: 'w', summary: 'After the list, print each pod again whenever its row changes (Ctrl-C ends).'}),
     namespace: Flags.string({char: 'n', summary: 'Namespace.', default: 'default'}),
     'all-namespaces': Flags.boolean({char: 'A', summary: 'Pods of every namespace.'}),
-    output: Flags.string({char: 'o', summary: 'Output format.', options: ['wide', 'json', 'yaml', 'name']}),
+    output: Flags.string({char: 'o', summary: 'Output format: wide, json, yaml, name, jsonpath=TEMPLATE or custom-columns=HEADER:.path,...'}),
     'daemon-socket': Flags.string({
       summary: 'API socket of a running `podrun daemon`: adds back-off, image pull and manifest errors it knows.',
       env: 'PODRUN_DAEMON_SOCKET',
@@ -35,6 +35,10 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
   async run(): Promise<void> {
     const {flags} = this
     checkNamespace(flags.namespace)
+    const out = flags.output
+    if (out !== undefined && !['wide', 'json', 'yaml', 'name'].includes(out) && !/^(jsonpath|custom-columns)=/.test(out)) {
+      throw new PodrunError(`unable to match a printer for output format "${out}": use wide, json, yaml, name, jsonpath=TEMPLATE or custom-columns=HEADER:.path,...`, {reason: 'Usage', exitCode: ExitCode.invalid})
+    }
     const {statusReason} = await import('../../reconcile/status.js')
     const {fetchDaemonPods} = await import('../../daemon/client.js')
     const {listPods, awaitsRestart, NO_DAEMON} = await import('../../daemon/pod-list.js')
@@ -59,6 +63,13 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
       const pods = views.map((v) => v.pod)
       if (flags.output === 'json' || flags.output === 'yaml') {
         printObject(names.length === 1 && pods.length === 1 ? pods[0] : {apiVersion: 'v1', kind: 'List', metadata: {resourceVersion: ''}, items: pods}, flags.output)
+      } else if (out?.startsWith('jsonpath=')) {
+        const {jsonpath} = await import('../../lib/jsonpath.js')
+        process.stdout.write(jsonpath(out.slice('jsonpath='.length), names.length === 1 && pods.length === 1 ? pods[0] : {apiVersion: 'v1', kind: 'List', items: pods}))
+      } else if (out?.startsWith('custom-columns=')) {
+        const {customColumns} = await import('../../lib/jsonpath.js')
+        const {headers, rows} = customColumns(out.slice('custom-columns='.length), pods)
+        process.stdout.write(renderTable(headers, rows))
       } else if (flags.output === 'name') {
         for (const p of pods) process.stdout.write(`pod/${p.metadata?.name}\n`)
       } else if (pods.length === 0 && !flags.watch) {
