@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import {podName, prefixedPodName} from '../lib/pod-ref.js'
 import {BaseCommand} from '../lib/base-command.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {connect} from '../lib/connect.js'
@@ -20,9 +21,9 @@ export default class Describe extends BaseCommand<typeof Describe> {
     const {flags} = this
     checkNamespace(flags.namespace)
     const [what, ...rest] = this.positionals
-    const slash = /^(?:pods?|po)\/(.+)$/.exec(what)
-    if (!slash && !/^(pods?|po)$/.test(what)) throw new PodrunError(`podrun describes pods: "${what}" is not pod, pods, po or pod/NAME`, {reason: 'Usage', exitCode: ExitCode.invalid})
-    const names = [...(slash ? [slash[1]] : []), ...rest.map((n) => n.replace(/^(pods?|po)\//, ''))]
+    const named = prefixedPodName(what)
+    if (!named && !/^(pods?|po)$/.test(what)) throw new PodrunError(`podrun describes pods: "${what}" is not pod, pods, po or pod/NAME`, {reason: 'Usage', exitCode: ExitCode.invalid})
+    const names = [...(named ? [named] : []), ...rest.map(podName)]
     if (names.length === 0 && !flags.selector) throw new PodrunError('name the pods, or give -l SELECTOR', {reason: 'Usage', exitCode: ExitCode.invalid})
     const {listPods} = await import('../daemon/pod-list.js')
     const {fetchDaemonPods} = await import('../daemon/client.js')

@@ -1,9 +1,10 @@
 import {Flags} from '@oclif/core'
 import type {Event as K8sEvent} from 'kubernetes-types/core/v1.js'
+import {prefixedPodName} from '../lib/pod-ref.js'
 import {BaseCommand} from '../lib/base-command.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {checkNamespace} from '../lib/namespace.js'
-import {formatDuration} from '../lib/duration.js'
+import {seenAgo} from '../lib/duration.js'
 import {renderTable} from '../lib/table.js'
 import {printObject} from '../lib/output.js'
 import {compareText} from '../lib/compare.js'
@@ -51,7 +52,7 @@ export default class Events extends BaseCommand<typeof Events> {
   async run(): Promise<void> {
     const {flags} = this
     checkNamespace(flags.namespace)
-    const only = flags.for === undefined ? undefined : /^(?:pods?|po)\/(.+)$/.exec(flags.for)?.[1]
+    const only = flags.for === undefined ? undefined : prefixedPodName(flags.for)
     if (flags.for !== undefined && !only) throw new PodrunError(`--for takes pod/NAME, not "${flags.for}"`, {reason: 'Usage', exitCode: ExitCode.invalid})
     const keep = (ns: string, name: string) => (flags['all-namespaces'] || ns === flags.namespace) && (only === undefined || name === only)
     const {fetchDaemonPods} = await import('../daemon/client.js')
@@ -69,8 +70,7 @@ export default class Events extends BaseCommand<typeof Events> {
     }
     const headers = [...(flags['all-namespaces'] ? ['NAMESPACE'] : []), 'LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']
     const row = (e: K8sEvent, now: number): string[] => {
-      const last = formatDuration(now - Date.parse(e.lastTimestamp!))
-      const seen = (e.count ?? 1) > 1 ? `${last} (x${e.count} over ${formatDuration(now - Date.parse(e.firstTimestamp!))})` : last
+      const seen = seenAgo(e.lastTimestamp!, e.firstTimestamp!, e.count ?? 1, now)
       return [...(flags['all-namespaces'] ? [e.involvedObject.namespace ?? ''] : []), seen, e.type ?? '', e.reason ?? '', `pod/${e.involvedObject.name}`, e.message ?? '']
     }
     if (events.length === 0 && !flags.watch) {

@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import {podName} from '../lib/pod-ref.js'
 import {BaseCommand} from '../lib/base-command.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {connect} from '../lib/connect.js'
@@ -30,7 +31,7 @@ export default class Exec extends BaseCommand<typeof Exec> {
     try {
       const r = await execInPod(cri, {
         namespace: flags.namespace,
-        name: args.pod.replace(/^(pods?|po)\//, ''),
+        name: podName(args.pod),
         container: flags.container,
         cmd,
         timeoutSeconds: Math.ceil(this.callTimeoutMs / 1000),

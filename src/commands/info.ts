@@ -1,5 +1,6 @@
 // podrun info: which runtime podrun talks to, and whether it is ready (its Status conditions).
 // Exits 2 when RuntimeReady or NetworkReady is false, so scripts can wait on it.
+import {renderTable} from '../lib/table.js'
 import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {connect} from '../lib/connect.js'
@@ -78,8 +79,6 @@ function renderText(info: RuntimeInfo): string {
     `RuntimeApiVersion:  ${info.runtimeApiVersion}`,
     'Conditions:',
   ]
-  const rows = [['TYPE', 'STATUS', 'REASON', 'MESSAGE'], ...info.conditions.map((c) => [c.type, String(c.status), c.reason, c.message])]
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)))
-  for (const r of rows) lines.push('  ' + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('   ').trimEnd())
-  return lines.join('\n') + '\n'
+  const rows = info.conditions.map((c) => [c.type, String(c.status), c.reason, c.message])
+  return lines.join('\n') + '\n' + renderTable(['TYPE', 'STATUS', 'REASON', 'MESSAGE'], rows, {indent: '  '})
 }

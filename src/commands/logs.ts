@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import {podName} from '../lib/pod-ref.js'
 import {BaseCommand} from '../lib/base-command.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {connect} from '../lib/connect.js'
@@ -32,7 +33,7 @@ export default class Logs extends BaseCommand<typeof Logs> {
   async run(): Promise<void> {
     const {flags, args} = this
     checkNamespace(flags.namespace)
-    const name = args.pod?.replace(/^(pods?|po)\//, '')
+    const name = (args.pod === undefined ? undefined : podName(args.pod))
     if (!name && !flags.selector) throw new PodrunError('a pod name or -l SELECTOR is needed', {reason: 'Usage', exitCode: ExitCode.invalid, suggestions: ['podrun logs NAME, or podrun logs -l app=web']})
     if (name && flags.selector) throw new PodrunError('a pod name and -l cannot be used together', {reason: 'Usage', exitCode: ExitCode.invalid})
     const {podLogs} = await import('../reconcile/pod-logs.js')

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {podName} from '../lib/pod-ref.js'
 import {BaseCommand} from '../lib/base-command.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {connect} from '../lib/connect.js'
@@ -21,7 +22,7 @@ export default class Wait extends BaseCommand<typeof Wait> {
   async run(): Promise<void> {
     const {flags} = this
     checkNamespace(flags.namespace)
-    const names = this.positionals.map((n) => n.replace(/^(pods?|po)\//, ''))
+    const names = this.positionals.map(podName)
     if (names.length === 0 && !flags.selector) throw new PodrunError('name the pods (pod/NAME) or give -l SELECTOR', {reason: 'Usage', exitCode: ExitCode.invalid})
     const m = /^condition=([A-Za-z]+)(?:=(true|false|True|False))?$/.exec(flags.for)
     if (!m && flags.for !== 'delete') throw new PodrunError(`--for takes condition=NAME[=true|false] or delete, not "${flags.for}"`, {reason: 'Usage', exitCode: ExitCode.invalid})

@@ -99,7 +99,10 @@ export class ApiServer {
       return
     }
     if (p === '/metrics') {
-      void Promise.resolve(this.src.metrics()).then((text) => send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text))
+      void Promise.resolve(this.src.metrics()).then(
+        (text) => send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text),
+        (e: unknown) => send(res, 500, 'text/plain; charset=utf-8', `${(e as Error).message}\n`),
+      )
       return
     }
     if (p === '/api/v1/status') {

@@ -23,9 +23,9 @@ import {PodWorkers} from '../reconcile/workers.js'
 import type {CriClient} from '../cri/client.js'
 import {ContainerState} from '../gen/runtime/v1/api.js'
 import {rotateIfNeeded} from './log-rotation.js'
-import {Label, managedSelector} from '../reconcile/labels.js'
-import {podLogDir} from '../reconcile/sandbox-config.js'
-import {joinInside, logRoot} from '../lib/paths.js'
+import {managedSelector} from '../reconcile/labels.js'
+import {containerLogFile} from '../reconcile/sandbox-config.js'
+import {logRoot} from '../lib/paths.js'
 import type {Logger} from './log.js'
 import type {DaemonMetrics} from './metrics.js'
 import type {DaemonOptions} from './options.js'
@@ -201,10 +201,9 @@ export class ReconcileLoop {
     try {
       const running = await cri.listContainers({labelSelector: managedSelector, state: {state: ContainerState.CONTAINER_RUNNING}})
       for (const c of running) {
-        const l = c.labels
         let logPath: string
         try {
-          logPath = joinInside(podLogDir(logRoot(), l[Label.podNamespace] ?? '', l[Label.podName] ?? '', l[Label.podUid] ?? ''), c.metadata?.name ?? '', `${c.metadata?.attempt ?? 0}.log`)
+          logPath = containerLogFile(logRoot(), c.labels, c.metadata?.name ?? '', c.metadata?.attempt ?? 0)
         } catch {
           continue // labels that are not plain names: not a pod of ours to touch
         }

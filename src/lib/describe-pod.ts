@@ -3,7 +3,8 @@
 // a Secret shows where it comes from, as kubectl shows it.
 import type {Container, ContainerStatus, Pod, Probe, Volume} from 'kubernetes-types/core/v1.js'
 import type {DaemonEvent} from '../daemon/view.js'
-import {formatDuration} from './duration.js'
+import {seenAgo} from './duration.js'
+import {renderTable} from './table.js'
 
 const date = (iso: string | undefined): string => (iso ? new Date(iso).toUTCString().replace('GMT', '+0000') : '<unknown>')
 
@@ -125,14 +126,10 @@ function eventLines(events: DaemonEvent[] | undefined, now: number): string[] {
   if (!events) return ['Events:  <unknown: no podrun daemon answers; events are recorded by `podrun daemon`>']
   if (events.length === 0) return ['Events:  <none>']
   const rows = events.map((e) => {
-    const last = formatDuration(now - Date.parse(e.time))
-    const age = (e.count ?? 1) > 1 ? `${last} (x${e.count} over ${formatDuration(now - Date.parse(e.firstTime ?? e.time))})` : last
-    return [e.type, e.reason, age, 'podrun', e.message]
+    return [e.type, e.reason, seenAgo(e.time, e.firstTime ?? e.time, e.count ?? 1, now), 'podrun', e.message]
   })
   const head = ['Type', 'Reason', 'Age', 'From', 'Message']
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (cells: string[]) => '  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')
-  return ['Events:', line(head), line(head.map((h) => '-'.repeat(h.length))), ...rows.map(line)]
+  return ['Events:', ...renderTable(head, [head.map((h) => '-'.repeat(h.length)), ...rows], {gap: '  ', indent: '  '}).trimEnd().split('\n')]
 }
 
 /** The text of `describe pod`. `events` undefined: no daemon to ask. */

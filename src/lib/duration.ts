@@ -35,3 +35,9 @@ export function formatDuration(ms: number): string {
   if (d < 365 * 2) return `${d}d`
   return `${Math.floor(d / 365)}y`
 }
+
+/** When an event was last seen, as kubectl shows it: `30s`, or `30s (x5 over 9m55s)` for a repeated one. */
+export function seenAgo(lastIso: string, firstIso: string, count: number, now: number): string {
+  const last = formatDuration(now - Date.parse(lastIso))
+  return count > 1 ? `${last} (x${count} over ${formatDuration(now - Date.parse(firstIso))})` : last
+}

@@ -4,7 +4,7 @@
 // Pure: everything from outside (volume host paths, ConfigMap/Secret data, the pod IP) is passed in.
 import fs from 'node:fs'
 import path from 'node:path'
-import type {Container, EnvVar, Pod} from 'kubernetes-types/core/v1.js'
+import type {Container, EnvVar} from 'kubernetes-types/core/v1.js'
 import {HOSTS_PATH} from './etc-hosts.js'
 import {isApiDataVolume} from './volumes.js'
 import {ContainerConfig, SecurityProfile_ProfileType, type KeyValue, type Mount} from '../gen/runtime/v1/api.js'
@@ -13,7 +13,7 @@ import {bytes, milliCpu} from '../lib/quantity.js'
 import {PodrunError} from '../lib/errors.js'
 import {seccompRoot} from '../lib/paths.js'
 import {Annotation, Label, MANAGED_BY} from './labels.js'
-import {namespaceOptions, supplementalGroups} from './sandbox-config.js'
+import {namespaceOptions, selinuxOptions, supplementalGroups} from './sandbox-config.js'
 import {CPU_PERIOD, MIN_SHARES} from './pod-cgroup.js'
 import {fieldValue, resourceValue} from './downward.js'
 import {subPathParts, type SubPathMount} from './subpath.js'
@@ -179,8 +179,13 @@ function hugetlbController(): boolean {
   }
 }
 
+let pageSizes: string[] | undefined
+
+/** The page sizes this host can limit, read once: they do not change while podrun runs (container configs are built often). */
+const hostPageSizes = (): string[] => (pageSizes ??= readPageSizes())
+
 /** The page sizes this host can limit ("2MB", "1GB"), from /sys/kernel/mm/hugepages; none without the hugetlb controller. */
-function hostPageSizes(): string[] {
+function readPageSizes(): string[] {
   if (!hugetlbController()) return []
   try {
     return fs
@@ -249,7 +254,6 @@ export function buildContainerConfig(d: DesiredPod, dc: DesiredContainer, ctx: C
   const runAsGroup = sc.runAsGroup ?? psc.runAsGroup
   const prof = sc.seccompProfile ?? psc.seccompProfile
   const armor = sc.appArmorProfile ?? psc.appArmorProfile
-  const selinux = sc.seLinuxOptions ?? psc.seLinuxOptions
   // procMount: Unmasked leaves /proc as the runtime mounts it, without the masked and read-only paths.
   const unmasked = privileged || sc.procMount === 'Unmasked'
   return ContainerConfig.fromPartial({
@@ -295,7 +299,7 @@ export function buildContainerConfig(d: DesiredPod, dc: DesiredContainer, ctx: C
         seccomp: seccomp(prof?.type, prof?.localhostProfile === undefined ? undefined : path.join(seccompRoot(), prof.localhostProfile)),
         // Only when asked for: unset, the runtime applies its default where the host has AppArmor.
         ...(armor ? {apparmor: seccomp(armor.type, armor.localhostProfile)} : {}),
-        ...(selinux ? {selinuxOptions: {user: selinux.user ?? '', role: selinux.role ?? '', type: selinux.type ?? '', level: selinux.level ?? ''}} : {}),
+        ...selinuxOptions(sc.seLinuxOptions ?? psc.seLinuxOptions),
       },
     },
   })

@@ -186,7 +186,7 @@ export async function rotatedLogs(logPath: string): Promise<string[]> {
 export async function tailWithRotated(logPath: string, n: number): Promise<{records: string[]; end: number}> {
   const live = await tailRecords(logPath, n)
   let records = live.records
-  const full = (rs: string[]) => rs.filter((r) => r.split(' ', 3)[2] !== 'P').length
+  const full = (rs: string[]) => rs.filter(isFull).length
   let have = full(records)
   const rotated = await rotatedLogs(logPath)
   for (let i = rotated.length - 1; i >= 0 && have < n; i--) {
@@ -199,9 +199,9 @@ export async function tailWithRotated(logPath: string, n: number): Promise<{reco
     let count = 0
     while (keep > 0 && count < n - have) {
       keep--
-      if (older[keep].split(' ', 3)[2] !== 'P') count++
+      if (isFull(older[keep])) count++
     }
-    while (keep > 0 && older[keep - 1].split(' ', 3)[2] === 'P') keep--
+    while (keep > 0 && !isFull(older[keep - 1])) keep--
     records = [...older.slice(keep), ...records]
     have += count
   }

@@ -25,12 +25,12 @@ import {withRetry} from './retry.js'
 import type {Limits} from './limits.js'
 import type {PodSandboxConfig} from '../cri/types.js'
 import {NamespaceMode} from '../gen/runtime/v1/api.js'
-import type {Container, Pod} from 'kubernetes-types/core/v1.js'
+import type {Container} from 'kubernetes-types/core/v1.js'
 import {Annotation, annotationJson} from './labels.js'
 import {pullCredentials} from './pull-secrets.js'
 import {linkContainerLog, unlinkContainerLog} from './log-links.js'
 import {podCgroupLimits, writePodCgroup} from './pod-cgroup.js'
-import {containerAsRecorded, podAsRecorded, writeRecord} from './pod-record.js'
+import {containerAsRecorded, podAsCreated, podAsRecorded, writeRecord} from './pod-record.js'
 
 export interface ExecContext {
   cri: CriClient
@@ -88,6 +88,9 @@ async function tolerateGone(p: Promise<unknown>): Promise<void> {
     if (!isNotFound(e)) throw e
   }
 }
+
+/** A failure with the kubelet's reason for its step, unless it already carries a more precise one. */
+const withReason = (e: unknown, reason: string): PodrunError => (isPodrunError(e) && e.reason !== 'Error' ? e : new PodrunError((e as Error).message, {reason, cause: e}))
 
 /** A mutating call under the runtime limit. */
 const mutate = <T>(ctx: ExecContext, fn: () => Promise<T>): Promise<T> => ctx.limits.runtime.run(fn)
@@ -205,7 +208,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       await unlink(a.actual.containers.map((c) => c.id))
       if (!d) {
         const uid = a.uid
-        const pod = annotationJson<Pod>(a.actual.sandboxes[0]?.annotations, Annotation.podSpec)
+        const pod = podAsCreated(a.actual)
         if (pod) await removePodCgroup(ctx, cgroupParent(pod, uid, ctx.cgroupRoot))
         await removePodDir(ctx.podRoot, uid)
         await fs.rm(podLogDir(ctx.logRoot, a.namespace, a.name, uid), {recursive: true, force: true})
@@ -244,7 +247,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       })
       // A volume that cannot be set up keeps the pod in ContainerCreating, as the kubelet's FailedMount.
       volumePaths = await prepareVolumes(d.pod, a.uid, ctx.podRoot, ctx.data).catch((e: unknown) => {
-        throw isPodrunError(e) && e.reason !== 'Error' ? e : new PodrunError((e as Error).message, {reason: 'FailedMount', cause: e})
+        throw withReason(e, 'FailedMount')
       })
     }
     let sandboxId = a.sandboxId
@@ -261,7 +264,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
     // The pod-level cgroup limits (the sums of the containers'), before any container starts.
     // The folder is the one the sandbox was made with (its QoS class then).
     if (a.startContainers.length > 0) {
-      const madeFrom = (!a.createSandbox && annotationJson<Pod>(a.actual?.sandboxes[0]?.annotations, Annotation.podSpec)) || d.pod
+      const madeFrom = (!a.createSandbox && podAsCreated(a.actual)) || d.pod
       await writePodCgroup(ctx.cgroupFs ?? '/sys/fs/cgroup', cgroupParent(madeFrom, a.uid, ctx.cgroupRoot), podCgroupLimits(d.pod))
     }
 
@@ -323,7 +326,7 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
         config = buildContainerConfig(d, s.container, cctx)
       } catch (e) {
         // A key or field the container's env asks for that is not there: the kubelet's CreateContainerConfigError.
-        throw isPodrunError(e) && e.reason !== 'Error' ? e : new PodrunError((e as Error).message, {reason: 'CreateContainerConfigError', cause: e})
+        throw withReason(e, 'CreateContainerConfigError')
       }
       count()
       const id = await mutate(ctx, () => ctx.cri.createContainer(sandboxId!, config, sandboxConfig!))

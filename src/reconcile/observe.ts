@@ -7,8 +7,8 @@ import type {ActualContainer, ActualPod, ContainerState, SandboxState} from '../
 import {objectKey} from '../model/desired.js'
 import {Annotation, annotationJson, Label, managedSelector} from './labels.js'
 import {compareText} from '../lib/compare.js'
-import {joinInside, logRoot, podRoot} from '../lib/paths.js'
-import {podLogDir} from './sandbox-config.js'
+import {logRoot, podRoot} from '../lib/paths.js'
+import {containerLogFile} from './sandbox-config.js'
 import {terminationMessage} from './termination.js'
 import {readRecord} from './pod-record.js'
 import type {Container as K8sContainer} from 'kubernetes-types/core/v1.js'
@@ -106,18 +106,15 @@ export async function fillStatus(cri: CriClient, c: ActualContainer): Promise<vo
 
 /** What the program left in its termination-message file (termination.ts). */
 async function messageOf(c: ActualContainer): Promise<string> {
-  const uid = c.labels[Label.podUid] ?? ''
-  const ns = c.labels[Label.podNamespace] ?? ''
-  const pod = c.labels[Label.podName] ?? ''
   try {
     return await terminationMessage({
       podRoot: podRoot(),
-      uid,
+      uid: c.labels[Label.podUid] ?? '',
       container: c.name,
       attempt: c.attempt,
       spec: annotationJson<K8sContainer>(c.annotations, Annotation.containerSpec),
       exitCode: c.exitCode,
-      logFile: joinInside(podLogDir(logRoot(), ns, pod, uid), c.name, `${c.attempt}.log`),
+      logFile: containerLogFile(logRoot(), c.labels, c.name, c.attempt),
     })
   } catch {
     return ''

@@ -4,7 +4,7 @@
 import type {DesiredContainer, DesiredPod} from '../model/desired.js'
 import type {ActualContainer, ActualPod, ActualSandbox} from '../model/actual.js'
 import {podAsRecorded} from './pod-record.js'
-import {Annotation, annotationJson, podUid} from './labels.js'
+import {Annotation, podUid} from './labels.js'
 import {diffPods, type FieldChange} from './spec-diff.js'
 
 export interface BackoffPolicy {

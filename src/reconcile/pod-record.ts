@@ -64,6 +64,9 @@ export function writeRecord(podRoot: string, uid: string, record: PodRecord): vo
   writeAtomic(file, JSON.stringify(record) + '\n', 0o600)
 }
 
+/** The pod the newest sandbox was created with (its annotation), which its cgroup folder follows. */
+export const podAsCreated = (a: ActualPod | undefined): Pod | undefined => annotationJson<Pod>(a?.sandboxes[0]?.annotations, Annotation.podSpec)
+
 /**
  * The pod as it is in effect for `a`: its record when it belongs to the newest sandbox, else the pod
  * stored on that sandbox; each container as recorded, or, when it was replaced since, as its own
@@ -73,7 +76,7 @@ export function podAsRecorded(a: ActualPod | undefined): Pod | undefined {
   const sb = a?.sandboxes[0]
   if (!a || !sb) return undefined
   const record = a.record?.sandboxId === sb.id ? a.record : undefined
-  const base = record?.pod ?? annotationJson<Pod>(sb.annotations, Annotation.podSpec)
+  const base = record?.pod ?? podAsCreated(a)
   if (!base) return undefined
   const pod = structuredClone(base)
   const spec = pod.spec ?? {containers: []}

@@ -1,7 +1,7 @@
 // DesiredPod -> CRI PodSandboxConfig: metadata, hostname, log directory (kubelet layout), DNS,
 // host port mappings, cgroup parent by QoS class, namespace options, labels and annotations.
 // Pure: the host's resolver config and the folders are passed in.
-import type {Container, Pod} from 'kubernetes-types/core/v1.js'
+import type {Container, Pod, SELinuxOptions} from 'kubernetes-types/core/v1.js'
 import {NamespaceMode, PodSandboxConfig, Protocol, type DNSConfig} from '../gen/runtime/v1/api.js'
 import type {DesiredPod} from '../model/desired.js'
 import {bytes, milliCpu} from '../lib/quantity.js'
@@ -58,6 +58,11 @@ export function podLogDir(logRoot: string, namespace: string, name: string, uid:
   return joinInside(logRoot, `${namespace}_${name}_${uid}`)
 }
 
+/** A container's log file, from the labels podrun put on it: `<pod log folder>/<container>/<attempt>.log`. */
+export function containerLogFile(logRoot: string, labels: Record<string, string>, container: string, attempt: number): string {
+  return joinInside(podLogDir(logRoot, labels[Label.podNamespace] ?? '', labels[Label.podName] ?? '', labels[Label.podUid] ?? ''), container, `${attempt}.log`)
+}
+
 /** DNS per dnsPolicy. With no cluster DNS, ClusterFirst falls back to the host's resolver. */
 export function dnsConfig(pod: Pod, host: HostDns): DNSConfig {
   const spec = pod.spec ?? {containers: []}
@@ -86,6 +91,11 @@ export function namespaceOptions(pod: Pod): {network: NamespaceMode; pid: Namesp
     ipc: s.hostIPC ? NamespaceMode.NODE : NamespaceMode.POD,
     targetId: '',
   }
+}
+
+/** The CRI SELinux options of a pod's or a container's seLinuxOptions (nothing when unset). */
+export function selinuxOptions(o: SELinuxOptions | undefined): {selinuxOptions?: {user: string; role: string; type: string; level: string}} {
+  return o ? {selinuxOptions: {user: o.user ?? '', role: o.role ?? '', type: o.type ?? '', level: o.level ?? ''}} : {}
 }
 
 /** The pod's supplemental groups, with fsGroup added as the kubelet adds it (the group that owns its volumes). */
@@ -142,7 +152,7 @@ export function buildSandboxConfig(d: DesiredPod, ctx: SandboxContext): PodSandb
         runAsGroup: psc.runAsGroup === undefined ? undefined : {value: BigInt(psc.runAsGroup)},
         supplementalGroups: supplementalGroups(psc),
         privileged,
-        ...(psc.seLinuxOptions ? {selinuxOptions: {user: psc.seLinuxOptions.user ?? '', role: psc.seLinuxOptions.role ?? '', type: psc.seLinuxOptions.type ?? '', level: psc.seLinuxOptions.level ?? ''}} : {}),
+        ...selinuxOptions(psc.seLinuxOptions),
       },
     },
   })

@@ -28,8 +28,8 @@ export function tmpfsSize(pod: Pod, v: Volume): number {
   return Math.min(...limits.filter((x): x is number => x !== undefined && x > 0))
 }
 
-/** Whether something is mounted on `dir` itself. */
-async function mounted(dir: string): Promise<boolean> {
+/** Whether something is mounted on `dir` itself (a tmpfs volume's mount is gone after a reboot until the pod starts again). */
+export async function tmpfsMounted(dir: string): Promise<boolean> {
   return (await mountsUnder(dir)).includes(dir)
 }
 
@@ -39,7 +39,7 @@ export async function ensureTmpfs(dir: string, size: number, mode: number): Prom
   if (!st.isDirectory()) throw new PodrunError(`${dir} is not a folder; not mounting over it`)
   const opts = `size=${Math.max(4096, Math.floor(size))},nosuid,nodev`
   try {
-    if (await mounted(dir)) {
+    if (await tmpfsMounted(dir)) {
       await run('mount', ['--no-canonicalize', '-o', `remount,${opts}`, dir])
       return
     }
@@ -49,9 +49,6 @@ export async function ensureTmpfs(dir: string, size: number, mode: number): Prom
     throw new PodrunError(`could not mount a tmpfs on ${dir}: ${msg}`, {reason: 'FailedMount'})
   }
 }
-
-/** Whether a tmpfs volume's mount is in place (it is gone after a reboot until the pod starts again). */
-export const tmpfsMounted = mounted
 
 /**
  * `fsGroup` on files podrun wrote (a folder no container can write yet): group ownership, setgid

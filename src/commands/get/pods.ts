@@ -1,8 +1,9 @@
 import {Args, Flags} from '@oclif/core'
+import {podName} from '../../lib/pod-ref.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {PodrunError, ExitCode} from '../../lib/errors.js'
 import {formatDuration} from '../../lib/duration.js'
-import {renderTable} from '../../lib/table.js'
+import {columnWidths, renderTable, tableLine} from '../../lib/table.js'
 import {printObject} from '../../lib/output.js'
 import {connect} from '../../lib/connect.js'
 import {DEFAULT_DAEMON_SOCKET} from '../../daemon/options.js'
@@ -44,7 +45,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
     const {listPods, awaitsRestart, NO_DAEMON} = await import('../../daemon/pod-list.js')
     // A daemon that answers knows what the runtime cannot tell (back-off, pulls, broken manifests).
     const asked = fetchDaemonPods(flags['daemon-socket'])
-    const names = this.positionals.map((n) => n.replace(/^(pods?|po)\//, ''))
+    const names = this.positionals.map(podName)
     const {parseSelector} = await import('../../lib/selector.js')
     const matches = flags.selector === undefined ? () => true : parseSelector(flags.selector)
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
@@ -86,7 +87,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
         if (flags.watch) {
           // kubectl's -w: each pod again, without a header, whenever its row (but its age) changes.
           const last = new Map(views.map((v, i) => [v.key, rows[i]]))
-          const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+          const widths = columnWidths(headers, rows)
           const ageAt = headers.indexOf('AGE')
           const same = (a: string[], b: string[]) => a.every((x, i) => i === ageAt || x === b[i])
           for (;;) {
@@ -99,7 +100,7 @@ export default class GetPods extends BaseCommand<typeof GetPods> {
               const before = last.get(v.key)
               if (before && same(before, row)) continue
               last.set(v.key, row)
-              process.stdout.write(row.map((x, i) => (i === row.length - 1 ? x : x.padEnd(widths[i] ?? x.length))).join('   ') + '\n')
+              process.stdout.write(tableLine(row, widths) + '\n')
             }
           }
         }

@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import {podName} from '../../lib/pod-ref.js'
 import {BaseCommand} from '../../lib/base-command.js'
 import {ExitCode, PodrunError} from '../../lib/errors.js'
 import {connect} from '../../lib/connect.js'
@@ -28,7 +29,7 @@ export default class TopPods extends BaseCommand<typeof TopPods> {
     const {measureUsage} = await import('../../reconcile/pod-usage.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
-      const name = args.name?.replace(/^(pods?|po)\//, '')
+      const name = (args.name === undefined ? undefined : podName(args.name))
       const all = (await measureUsage(cri)).filter((u) => (flags['all-namespaces'] || u.namespace === flags.namespace) && (!name || u.pod === name))
       if (name && all.length === 0) throw new PodrunError(`pod "${name}" not found in namespace ${flags.namespace} (or it runs no container)`, {reason: 'NotFound', exitCode: ExitCode.invalid})
       if (all.length === 0) {
