@@ -33,6 +33,7 @@ import {
   ContainerStatsRequest,
   ContainerStatusRequest,
   CreateContainerRequest,
+  ExecRequest,
   ExecSyncRequest,
   GetEventsRequest,
   ImageFsInfoRequest,
@@ -43,6 +44,7 @@ import {
   ListImagesRequest,
   ListPodSandboxRequest,
   PodSandboxStatusRequest,
+  PortForwardRequest,
   PullImageRequest,
   RemoveContainerRequest,
   RemoveImageRequest,
@@ -253,6 +255,18 @@ export class CriClient {
     const req = ExecSyncRequest.fromPartial({containerId, cmd, timeout: BigInt(t)})
     const res = await this.unary(RUNTIME_SERVICE, 'ExecSync', this.rt.execSync.bind(this.rt), req, this.timeoutMs + t * 1000)
     return {stdout: res.stdout, stderr: res.stderr, exitCode: res.exitCode}
+  }
+
+  /** Asks for an interactive session; the answer is a one-time URL on the runtime's streaming server. */
+  async exec(containerId: string, cmd: string[], io: {tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean}): Promise<string> {
+    const req = ExecRequest.fromPartial({containerId, cmd, ...io})
+    return (await this.unary(RUNTIME_SERVICE, 'Exec', this.rt.exec.bind(this.rt), req)).url
+  }
+
+  /** A one-time URL on the runtime's streaming server that forwards to ports in the pod's network. */
+  async portForward(podSandboxId: string, ports: number[]): Promise<string> {
+    const req = PortForwardRequest.fromPartial({podSandboxId, port: ports})
+    return (await this.unary(RUNTIME_SERVICE, 'PortForward', this.rt.portForward.bind(this.rt), req)).url
   }
 
   async containerStats(containerId: string): Promise<ContainerStats | undefined> {

@@ -5,7 +5,7 @@
 //
 // Needs: `bash scripts/runtime.sh up`, `eval "$(bash scripts/runtime.sh env)"`, `npm run build`.
 import assert from 'node:assert/strict'
-import {execFile} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
@@ -14,7 +14,7 @@ import {promisify} from 'node:util'
 import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
 import {mountsUnder} from '../../src/reconcile/subpath.js'
-import {runPodrun, type Run} from '../support/cli.js'
+import {projectRoot, runPodrun, type Run} from '../support/cli.js'
 import {kitchenSink, SINK_SECCOMP_PROFILE} from '../support/kitchen-sink.js'
 import {hostHasAppArmor} from '../../src/reconcile/container-config.js'
 
@@ -246,6 +246,79 @@ spec:
     const ev = await podrun('events', '-n', ns)
     assert.equal(ev.code, 0)
     assert.match(ev.stderr, /No events: no podrun daemon answers on .*Events are recorded by the daemon/)
+    await podrun('delete', '-f', f, '--grace-period', '0')
+  })
+
+  it('exec -it is a shell in a terminal (driven in a pseudo-terminal) and exits with its code; exec -i takes a pipe; port-forward reaches the pod\'s port', async () => {
+    const f = manifest('streams', `apiVersion: v1
+kind: Pod
+metadata: {name: streams, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+    - name: main
+      image: ${image}
+      command: [sh, -c, "mkdir -p /www && echo served-by-streams > /www/index.html && httpd -p 8080 -h /www && exec sleep 3600"]
+      ports: [{name: http, containerPort: 8080}]
+`)
+    assert.equal((await podrun('apply', '-f', f)).code, 0)
+    const bin = path.join(projectRoot, 'bin/run.js')
+    // script(1) gives podrun a terminal; the keys are typed before the shell reads them.
+    const keys = 'echo hello-$((40+2)); stty size\nexit 3\n'
+    const tty = await new Promise<{code: number | null; out: string}>((resolve) => {
+      const child = spawn('script', ['-qfec', `${process.execPath} ${bin} exec -it streams -n ${ns} -- sh`, '/dev/null'], {env: {...env, COLUMNS: '100', LINES: '30'}})
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+      child.stdin.end(keys)
+      child.on('exit', (code) => resolve({code, out}))
+    })
+    assert.equal(tty.code, 3, tty.out)
+    assert.match(tty.out, /^hello-42\r?$/m)
+    // The shell's terminal has a size: the one podrun sent.
+    assert.match(tty.out, /^\d+ \d+\r?$/m)
+    const piped = await new Promise<{code: number | null; out: string; err: string}>((resolve) => {
+      const child = spawn(process.execPath, [bin, 'exec', '-i', 'streams', '-n', ns, '--', 'sh', '-c', 'read a; read b; echo "$b-$a"; exit 5'], {env})
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+      child.stdin.end('first\nsecond\n')
+      child.on('exit', (code) => resolve({code, out, err}))
+    })
+    assert.equal(piped.code, 5, piped.err)
+    assert.equal(piped.out, 'second-first\n')
+
+    // port-forward: a free local port to the named container port, and one to a closed port.
+    const pf = spawn(process.execPath, [bin, 'port-forward', 'pod/streams', '-n', ns, ':http', ':9'], {env})
+    let pfOut = ''
+    let pfErr = ''
+    pf.stdout.on('data', (d: Buffer) => (pfOut += d.toString()))
+    pf.stderr.on('data', (d: Buffer) => (pfErr += d.toString()))
+    const deadline = Date.now() + 20_000
+    while (!/-> 9\n/.test(pfOut) && Date.now() < deadline && pf.exitCode === null) await new Promise((r) => setTimeout(r, 100))
+    const web = Number(/^Forwarding from 127\.0\.0\.1:(\d+) -> 8080$/m.exec(pfOut)?.[1])
+    const closed = Number(/^Forwarding from 127\.0\.0\.1:(\d+) -> 9$/m.exec(pfOut)?.[1])
+    assert.ok(web > 0 && closed > 0, `${pfOut}\n${pfErr}`)
+    const get = (port: number) =>
+      new Promise<string>((resolve, reject) => {
+        http.get({host: '127.0.0.1', port, path: '/index.html'}, (res) => {
+          let body = ''
+          res.on('data', (d: Buffer) => (body += d.toString()))
+          res.on('end', () => resolve(body))
+        }).on('error', reject)
+      })
+    // Several connections at once, each with its own stream.
+    const bodies = await Promise.all([1, 2, 3, 4].map(() => get(web)))
+    assert.deepEqual(bodies, Array(4).fill('served-by-streams\n'))
+    await assert.rejects(get(closed))
+    assert.match(pfErr, /Handling connection for \d+/)
+    assert.match(pfErr, /error: forwarding to port 9: /)
+    pf.kill('SIGINT')
+    assert.equal(await new Promise((r) => pf.once('exit', r)), 0)
+    const badSpec = await podrun('port-forward', 'streams', '-n', ns, '80:99999')
+    assert.equal(badSpec.code, 1)
+    assert.match(badSpec.stderr, /invalid port "99999"/)
     await podrun('delete', '-f', f, '--grace-period', '0')
   })
 

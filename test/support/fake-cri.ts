@@ -750,6 +750,14 @@ export class FakeCri {
         return {stdout: Buffer.from(r.stdout ?? ''), stderr: Buffer.from(r.stderr ?? ''), exitCode: r.exitCode ?? 0}
       }),
 
+      // The fake has no streaming server: interactive sessions are tested against containerd.
+      exec: this.unary('Exec', () => {
+        throw new FakeStatus(status.UNIMPLEMENTED, 'the fake runtime has no streaming server')
+      }),
+      portForward: this.unary('PortForward', () => {
+        throw new FakeStatus(status.UNIMPLEMENTED, 'the fake runtime has no streaming server')
+      }),
+
       containerStats: this.unary('ContainerStats', (req) => ({stats: this.stats(this.container(req.containerId))})),
 
       listContainerStats: this.unary('ListContainerStats', (req) => {
