@@ -99,3 +99,27 @@ test('the daemon survives the reader of its log going away (a closed stderr pipe
     fs.rmSync(dir, {recursive: true, force: true})
   }
 })
+
+test('shell completion (oclif autocomplete): bash completes commands and flags', () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-complete-'))
+  const env = {...process.env, HOME: home, XDG_CACHE_HOME: path.join(home, '.cache')}
+  const bin = path.join(root, 'bin/run.js')
+  const complete = (line: string): string[] => {
+    const words = line.split(' ')
+    const script = `eval "$(${process.execPath} ${bin} autocomplete script bash)"
+COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; COMP_LINE='${line}'; COMP_POINT=${line.length}
+_podrun_autocomplete; printf '%s\\n' "\${COMPREPLY[@]}"`
+    const r = spawnSync('bash', ['-c', script], {env, encoding: 'utf8'})
+    assert.equal(r.status, 0, r.stderr)
+    return r.stdout.split('\n').filter(Boolean)
+  }
+  try {
+    const r = spawnSync(process.execPath, [bin, 'autocomplete', '--refresh-cache'], {env, encoding: 'utf8'})
+    assert.equal(r.status, 0, r.stderr)
+    assert.deepEqual(complete('podrun ex'), ['exec'])
+    assert.ok(complete('podrun ').includes('port-forward'))
+    assert.deepEqual(complete('podrun get pods --show-l'), ['--show-labels'])
+  } finally {
+    fs.rmSync(home, {recursive: true, force: true})
+  }
+})
