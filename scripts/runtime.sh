@@ -62,6 +62,7 @@ PAUSE_REF=$PAUSE_REPO:$PAUSE_TAG
 BUSYBOX_TAG=1.35
 TEST_IMAGE=$REGISTRY_HOST/podrun/busybox:$BUSYBOX_TAG
 TEST_IMAGE_V2=$REGISTRY_HOST/podrun/busybox:v2
+TEST_IMAGE_OTHER=$REGISTRY_HOST/podrun/busybox:other
 
 APT_PACKAGES=(containerd runc containernetworking-plugins busybox-static catatonit umoci skopeo
   docker-registry iptables iproute2 mount)
@@ -665,13 +666,15 @@ start_registry() {
 }
 
 ensure_test_images() {
-  local ref tag
-  for ref in "$TEST_IMAGE" "$TEST_IMAGE_V2"; do
+  local ref tag from
+  for ref in "$TEST_IMAGE" "$TEST_IMAGE_V2" "$TEST_IMAGE_OTHER"; do
     tag=${ref##*:}
     [[ $(http_status HEAD "/v2/podrun/busybox/manifests/$tag" || true) == 200 ]] && continue
+    from=$BUSYBOX_TAG
+    [[ $tag == other ]] && from=other
     log "pushing $ref"
     skopeo --policy "$SKOPEO_POLICY" copy --quiet --dest-tls-verify=false \
-      "oci:$IMAGES_DIR/busybox:$BUSYBOX_TAG" "docker://$ref" >&2 ||
+      "oci:$IMAGES_DIR/busybox:$from" "docker://$ref" >&2 ||
       fail_with_log registry "$REGISTRY_LOG" "skopeo copy to $ref failed"
   done
 }
@@ -683,6 +686,7 @@ print_env() { # PREFIX: "" for up, "export " for env
   printf '%sPODRUN_AUTH_REGISTRY=%s\n' "$prefix" "$AUTH_REGISTRY_HOST"
   printf '%sPODRUN_TEST_IMAGE=%s\n' "$prefix" "$TEST_IMAGE"
   printf '%sPODRUN_TEST_IMAGE_V2=%s\n' "$prefix" "$TEST_IMAGE_V2"
+  printf '%sPODRUN_TEST_IMAGE_OTHER=%s\n' "$prefix" "$TEST_IMAGE_OTHER"
   printf '%sPODRUN_PAUSE_IMAGE=%s\n' "$prefix" "$PAUSE_REF"
 }
 

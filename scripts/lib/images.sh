@@ -4,7 +4,7 @@
 
 # Bump when a recipe below changes: cached images live in a folder named after it.
 # shellcheck disable=SC2034 # used by scripts/runtime.sh
-PODRUN_IMAGE_RECIPE=v1
+PODRUN_IMAGE_RECIPE=v2
 PODRUN_IMAGE_PATH_ENV='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 # build_oci_layout LAYOUT TAG ROOTFS [umoci config flags...]
@@ -52,7 +52,9 @@ build_pause_image() {
 }
 
 # build_busybox_image LAYOUT TAG FILES: static busybox as /bin/busybox, one symlink per applet,
-# default command `sh`, plus the files of the folder FILES (etc/passwd, etc/group).
+# default command `sh`, plus the files of the folder FILES (etc/passwd, etc/group). The tag
+# `other` is the same files with another label: an image of its own (another id), for tests that
+# need one no container uses.
 build_busybox_image() {
   local layout=$1 tag=$2 files=$3
   local busybox=/bin/busybox
@@ -81,5 +83,6 @@ build_busybox_image() {
     --config.env "$PODRUN_IMAGE_PATH_ENV" \
     --config.workingdir / \
     --config.label org.opencontainers.image.title=podrun-busybox
+  umoci config --image "$layout:$tag" --tag other --config.label org.opencontainers.image.version=other >/dev/null
   rm -rf "$work"
 }

@@ -32,6 +32,10 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     'container-log-max-size': Flags.string({summary: 'A container\'s log is rotated past this size (a quantity: 10Mi).', default: '10Mi'}),
     'container-log-max-files': Flags.integer({summary: 'Log files kept per container, the live one included; rotated ones are gzip-compressed.', default: 5, min: 2}),
     'container-log-monitor-interval': Flags.string({summary: 'How often the containers\' log sizes are checked.', default: '10s'}),
+    'gc-period': Flags.string({summary: 'How often dead containers and sandboxes, their logs and (past the high threshold) unused images are removed.', default: '1m'}),
+    'image-gc-high-threshold': Flags.integer({summary: 'Percent of the image file system in use past which unused images are removed.', default: 85, min: 1, max: 100}),
+    'image-gc-low-threshold': Flags.integer({summary: 'Percent of the image file system in use that image removal brings it down to.', default: 80, min: 0, max: 100}),
+    'minimum-image-ttl-duration': Flags.string({summary: 'An unused image is kept at least this long after it is first seen.', default: '2m'}),
     'progress-deadline': Flags.string({summary: 'An edited pod of the folder that is not Ready within this long (or crash-loops) is rolled back to its last Ready version.', default: '10m'}),
   }
 
@@ -58,7 +62,12 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       logMaxBytes: logSize(flags['container-log-max-size']),
       logMaxFiles: flags['container-log-max-files'],
       logMonitorMs: ms('container-log-monitor-interval'),
+      gcPeriodMs: ms('gc-period'),
+      imageGcHighPercent: flags['image-gc-high-threshold'],
+      imageGcLowPercent: flags['image-gc-low-threshold'],
+      imageMinAgeMs: ms('minimum-image-ttl-duration'),
     })
+    if (opts.imageGcLowPercent > opts.imageGcHighPercent) throw new PodrunError('--image-gc-low-threshold must not be above --image-gc-high-threshold', {reason: 'Usage'})
     checkFolders(opts)
     if (opts.relistMs < 50 || opts.resyncMs < 100) throw new PodrunError('--relist-period must be at least 50ms and --resync-period at least 100ms', {reason: 'Usage'})
     const daemon = await runDaemon(opts)

@@ -23,6 +23,7 @@ import {PodWorkers} from '../reconcile/workers.js'
 import type {CriClient} from '../cri/client.js'
 import {ContainerState} from '../gen/runtime/v1/api.js'
 import {rotateIfNeeded} from './log-rotation.js'
+import {GarbageCollector} from './garbage-timer.js'
 import {managedSelector} from '../reconcile/labels.js'
 import {containerLogFile} from '../reconcile/sandbox-config.js'
 import {logRoot} from '../lib/paths.js'
@@ -178,6 +179,8 @@ export class ReconcileLoop {
     const every = Math.max(1, Math.round(this.opts.resyncMs / period))
     let ticks = 0
     this.logTimer = setInterval(() => void this.rotateLogs(), this.opts.logMonitorMs)
+    this.garbage = new GarbageCollector({cri: () => (this.stopping ? undefined : this.cri), wanted: () => this.wantedForGc(), log: this.log, metrics: this.deps.metrics}, this.opts)
+    this.gcTimer = setInterval(() => void this.garbage?.collect(), this.opts.gcPeriodMs)
     this.interval = setInterval(() => {
       ticks++
       if (ticks % every === 0) {
@@ -192,6 +195,19 @@ export class ReconcileLoop {
 
   private rotating = false
   private logTimer: NodeJS.Timeout | undefined
+  private gcTimer: NodeJS.Timeout | undefined
+  private garbage: GarbageCollector | undefined
+
+  /** The daemon's pods and the images they name: garbage collection keeps them. */
+  private wantedForGc(): {keys: Set<string>; images: Set<string>} {
+    const keys = this.sources.keys()
+    const images = new Set<string>()
+    for (const key of keys) {
+      const w = this.sources.wanted(key)
+      for (const c of [...(w?.pod.initContainers ?? []), ...(w?.pod.containers ?? [])]) if (c.spec.image) images.add(c.spec.image)
+    }
+    return {keys, images}
+  }
 
   /** Rotates the running containers' logs that grew past the size (log-rotation.ts); one pass at a time. */
   private async rotateLogs(): Promise<void> {
@@ -249,6 +265,7 @@ export class ReconcileLoop {
     this.stopping = true
     clearInterval(this.interval)
     clearInterval(this.logTimer)
+    clearInterval(this.gcTimer)
     clearTimeout(this.reloadTimer)
     this.prober.stop()
     const inFlight = this.workers.stop({abort: true})

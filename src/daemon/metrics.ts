@@ -124,6 +124,8 @@ export class DaemonMetrics {
   readonly runtimeUp = new Gauge('podrun_runtime_up', 'Whether the container runtime answers (1) or not (0).')
   readonly actions = new Counter('podrun_pod_actions_total', 'Pod changes carried out, by kind (created, configured, pruned) and result.')
   readonly rollbacks = new Counter('podrun_rollbacks_total', 'Edited pods put back to their last Ready version, by pod.')
+  readonly garbage = new Counter('podrun_garbage_removed_total', 'What garbage collection removed (container, sandbox, log, link, image) and whether it could.')
+  readonly imageFsUsage = new Gauge('podrun_image_fs_usage_ratio', 'How full the runtime\'s image file system is (0 to 1), as image garbage collection sees it.')
   readonly startTime = new Gauge('podrun_daemon_start_time_seconds', 'When the daemon started, seconds since the epoch.')
   // The process itself, under the names Prometheus client libraries use: on a small device the
   // daemon's own footprint is worth watching.

@@ -50,6 +50,13 @@ export interface DaemonOptions {
   logMaxFiles: number
   /** How often the logs' sizes are checked. */
   logMonitorMs: number
+  /** How often garbage (dead containers and sandboxes, their logs, unused images) is collected. */
+  gcPeriodMs: number
+  /** Unused images are removed once the image file system is this full (percent), down to the low mark. */
+  imageGcHighPercent: number
+  imageGcLowPercent: number
+  /** An unused image is kept at least this long after it is first seen. */
+  imageMinAgeMs: number
 }
 
 export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
@@ -74,6 +81,10 @@ export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
     logMaxBytes: o.logMaxBytes ?? 10 * 1024 * 1024,
     logMaxFiles: o.logMaxFiles ?? 5,
     logMonitorMs: o.logMonitorMs ?? 10_000,
+    gcPeriodMs: o.gcPeriodMs ?? 60_000,
+    imageGcHighPercent: o.imageGcHighPercent ?? 85,
+    imageGcLowPercent: o.imageGcLowPercent ?? 80,
+    imageMinAgeMs: o.imageMinAgeMs ?? 120_000,
   }
 }
 

@@ -28,8 +28,8 @@ import {NamespaceMode} from '../gen/runtime/v1/api.js'
 import type {Container} from 'kubernetes-types/core/v1.js'
 import {Annotation, annotationJson} from './labels.js'
 import {pullCredentials} from './pull-secrets.js'
-import {linkContainerLog, unlinkContainerLog} from './log-links.js'
-import {podCgroupLimits, writePodCgroup} from './pod-cgroup.js'
+import {linkContainerLog, removeContainerLogFiles, unlinkContainerLog} from './log-links.js'
+import {podCgroupLimits, removePodCgroupDirs, writePodCgroup} from './pod-cgroup.js'
 import {containerAsRecorded, podAsCreated, podAsRecorded, writeRecord} from './pod-record.js'
 
 export interface ExecContext {
@@ -81,7 +81,7 @@ const grace = (ctx: ExecContext, d: DesiredPod | undefined, a: ActualPod | undef
   return podAsRecorded(a)?.spec?.terminationGracePeriodSeconds ?? Number(a?.sandboxes[0]?.annotations[Annotation.terminationGracePeriod] ?? 30)
 }
 
-async function tolerateGone(p: Promise<unknown>): Promise<void> {
+export async function tolerateGone(p: Promise<unknown>): Promise<void> {
   try {
     await p
   } catch (e) {
@@ -171,13 +171,7 @@ async function killPod(ctx: ExecContext, a: ActualPod, graceSeconds: number, cou
   for (const s of a.sandboxes) await removeSandbox(ctx, s.id, count)
 }
 
-/** The kubelet's pod container manager removes the pod's cgroup folder; containerd leaves it. */
-async function removePodCgroup(ctx: ExecContext, parent: string): Promise<void> {
-  const root = ctx.cgroupFs ?? '/sys/fs/cgroup'
-  const controllers = await fs.readdir(root).catch(() => [] as string[])
-  await Promise.all(controllers.map((c) => fs.rmdir(`${root}/${c}${parent}`).catch(() => undefined)))
-  await fs.rmdir(`${root}${parent}`).catch(() => undefined) // cgroup v2
-}
+const removePodCgroup = (ctx: ExecContext, parent: string): Promise<void> => removePodCgroupDirs(ctx.cgroupFs ?? '/sys/fs/cgroup', parent)
 
 /**
  * Carries out one pod's actions. `signal` cancels between steps (the pod was removed meanwhile):
@@ -193,10 +187,13 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
   }
   const d = a.desired
   const ev = (type: 'Normal' | 'Warning', reason: string, message: string) => ctx.onEvent?.(a.key, type, reason, message)
-  // A removed container's /var/log/containers link goes with it.
+  // A removed container's /var/log/containers link and log files go with it.
   const unlink = async (ids: string[]) => {
-    if (!ctx.logLinkRoot) return
-    for (const c of a.actual?.containers ?? []) if (ids.includes(c.id)) await unlinkContainerLog(ctx.logLinkRoot, {pod: a.name, namespace: a.namespace, container: c.name, id: c.id})
+    for (const c of a.actual?.containers ?? []) {
+      if (!ids.includes(c.id)) continue
+      if (ctx.logLinkRoot) await unlinkContainerLog(ctx.logLinkRoot, {pod: a.name, namespace: a.namespace, container: c.name, id: c.id})
+      await removeContainerLogFiles(ctx.logRoot, c)
+    }
   }
   try {
     // 1. Kill the pod when it is recreated or no longer wanted.

@@ -1,9 +1,12 @@
 // The kubelet's /var/log/containers links: one per container, named
 // `<pod>_<namespace>_<container>-<container id>.log`, pointing at the container's log file in the
 // pod's log folder. Log shippers' stock Kubernetes configurations (Fluent Bit, Vector, Promtail)
-// tail `/var/log/containers/*.log` and read pod, namespace and container from the name.
+// tail `/var/log/containers/*.log` and read pod, namespace and container from the name. A removed
+// container's link goes with it, and so do its log file and the file's rotated copies.
 import fs from 'node:fs/promises'
 import {joinInside} from '../lib/paths.js'
+import {rotatedLogs} from './container-logs.js'
+import {containerLogFile} from './sandbox-config.js'
 
 const linkOf = (root: string, c: {pod: string; namespace: string; container: string; id: string}): string =>
   joinInside(root, `${c.pod}_${c.namespace}_${c.container}-${c.id}.log`)
@@ -23,4 +26,15 @@ export async function unlinkContainerLog(root: string, c: {pod: string; namespac
   } catch {
     // A name read back from the runtime that is not a plain name has no link of ours.
   }
+}
+
+/** Removes a removed container's log file and its rotated copies (its pod's folder stays). */
+export async function removeContainerLogFiles(logRoot: string, c: {labels: Record<string, string>; name: string; attempt: number}): Promise<void> {
+  let file: string
+  try {
+    file = containerLogFile(logRoot, c.labels, c.name, c.attempt)
+  } catch {
+    return // labels that are not plain names: no file of ours
+  }
+  for (const f of [file, ...(await rotatedLogs(file).catch(() => []))]) await fs.rm(f, {force: true})
 }

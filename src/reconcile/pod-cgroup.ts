@@ -93,3 +93,10 @@ export async function writePodCgroup(cgroupFs: string, parent: string, l: PodCgr
     }
   }
 }
+
+/** The kubelet's pod container manager removes the pod's cgroup folder; containerd leaves it. */
+export async function removePodCgroupDirs(cgroupFs: string, parent: string): Promise<void> {
+  const controllers = await fs.readdir(cgroupFs).catch(() => [] as string[])
+  await Promise.all(controllers.map((c) => fs.rmdir(`${cgroupFs}/${c}${parent}`).catch(() => undefined)))
+  await fs.rmdir(`${cgroupFs}${parent}`).catch(() => undefined) // cgroup v2
+}

@@ -44,7 +44,7 @@ const write = (f: string, text: string) => fs.writeFileSync(path.join(manifestDi
 
 async function startDaemon(): Promise<ChildProcess> {
   const out = fs.openSync(daemonLog, 'a')
-  const args = ['daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--backoff-initial', '1s', '--progress-deadline', '6s', '--min-ready', '2s', '--container-log-max-size', '2Mi', '--container-log-max-files', '3', '--container-log-monitor-interval', '300ms']
+  const args = ['daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--backoff-initial', '1s', '--progress-deadline', '6s', '--min-ready', '2s', '--container-log-max-size', '2Mi', '--container-log-max-files', '3', '--container-log-monitor-interval', '300ms', '--gc-period', '1s']
   const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), ...args], {env, cwd: projectRoot, stdio: ['ignore', out, out]})
   fs.closeSync(out)
   await waitFor('the daemon', async () => (await getOverSocket(socket, '/readyz')).code === 200)
@@ -463,6 +463,23 @@ ${pod('two', 'while true; do echo tick; sleep 0.3; done', `    - name: second
     const missing = await podrun('describe', 'pod/nosuch', '-n', ns)
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /pods "nosuch" not found/)
+    // Restarts leave the newest instance and one before it, each with its log file and link.
+    const evts = {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'evts'}
+    await waitFor('a fourth start', async () => (await cri.listContainers({labelSelector: evts})).some((c) => (c.metadata?.attempt ?? 0) >= 3), 60_000)
+    const logs = env.PODRUN_LOG_ROOT!
+    const leftovers = async () => {
+      const dir = fs.readdirSync(logs).find((n) => n.startsWith(`${ns}_evts_`))!
+      return {
+        containers: (await cri.listContainers({labelSelector: evts})).length,
+        files: fs.readdirSync(path.join(logs, dir, 'main')),
+        links: fs.readdirSync(path.join(path.dirname(logs), 'containers')).filter((n) => n.startsWith(`evts_${ns}_main-`)),
+      }
+    }
+    const left = await waitFor('no more than two instances', async () => {
+      const l = await leftovers()
+      return l.containers <= 2 && l.files.length <= 2 && l.links.length <= 2 && l
+    })
+    assert.ok(left.files.every((f) => /^\d+\.log$/.test(f)) && !left.files.includes('0.log'), left.files.join(' '))
     fs.rmSync(path.join(manifestDir, 'evts.yaml'))
   })
 

@@ -371,6 +371,77 @@ spec:
     await podrun('delete', '-f', f, '--grace-period', '0')
   })
 
+  it('prune: a pod nobody wants any more goes whole (sandbox, containers, folder, logs); logs and links of gone containers go; --images removes an unused image; nothing that runs is touched', async () => {
+    const podText = (name: string) => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: main, image: ${image}, command: [sleep, '3600']}]
+`
+    const keep = manifest('gckeep', podText('gckeep'))
+    const gone = manifest('gcgone', podText('gcgone'))
+    assert.equal((await podrun('apply', '-f', keep, '-f', gone)).code, 0)
+    const sandboxOf = async (name: string) => (await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': name}}))[0]
+    const kept = await running('gckeep', 'main')
+    const goneSb = await sandboxOf('gcgone')
+    const goneUid = goneSb.labels['io.kubernetes.pod.uid']
+    const logs = path.join(work, 'logs')
+    const links = path.join(work, 'containers')
+    const goneLogDir = path.join(logs, `${ns}_gcgone_${goneUid}`)
+    assert.ok(fs.existsSync(goneLogDir) && fs.existsSync(path.join(podRoot, 'pods', goneUid)))
+    // gcgone: stopped, and forgotten by apply (as after a crash of podrun in the middle of a delete).
+    await cri.stopPodSandbox(goneSb.id)
+    fs.rmSync(path.join(work, 'root', 'applied', `${ns}_gcgone.json`))
+    const old = new Date(Date.now() - 120_000)
+    fs.utimesSync(goneLogDir, old, old)
+    // gckeep: a log file of an instance that is gone, and a link of a container that is gone.
+    const keepLogDir = path.join(logs, `${ns}_gckeep_${kept.labels['io.kubernetes.pod.uid']}`)
+    fs.writeFileSync(path.join(keepLogDir, 'main', '7.log'), 'old\n')
+    const staleLink = path.join(links, `gckeep_${ns}_main-${'f'.repeat(64)}.log`)
+    fs.symlinkSync(path.join(keepLogDir, 'main', '9.log'), staleLink)
+    const keptLink = fs.readdirSync(links).find((n) => n.includes(kept.id))
+    assert.ok(keptLink)
+
+    const dry = await podrun('prune', '--dry-run')
+    assert.equal(dry.code, 0, dry.stderr)
+    assert.match(dry.stdout, new RegExp(`^would remove sandbox ${ns}/gcgone \\(\\w+\\): its pod no longer exists$`, 'm'))
+    assert.match(dry.stdout, new RegExp(`^would remove container ${ns}/gcgone/main #0 \\(\\w+\\): its pod no longer exists$`, 'm'))
+    assert.match(dry.stdout, /^would remove log .*\/main\/7\.log: its container is gone$/m)
+    assert.match(dry.stdout, /^would remove link .*-f{64}\.log: its container is gone$/m)
+    assert.ok(await sandboxOf('gcgone'), 'a dry run removes nothing')
+    const isThere = (f: string) => fs.lstatSync(f, {throwIfNoEntry: false}) !== undefined
+    assert.ok(isThere(staleLink))
+
+    const r = await podrun('prune')
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(await sandboxOf('gcgone'), undefined)
+    assert.equal((await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'gcgone'}})).length, 0)
+    assert.ok(!fs.existsSync(path.join(podRoot, 'pods', goneUid)), 'the gone pod\'s folder is removed')
+    assert.match(r.stdout, /^removed log .*_gcgone_.*: its pod is gone$/m)
+    assert.ok(!fs.existsSync(goneLogDir))
+    assert.ok(!fs.existsSync(path.join(keepLogDir, 'main', '7.log')))
+    assert.ok(!isThere(staleLink))
+    // What runs is untouched: the container, its log and its link.
+    assert.equal((await running('gckeep', 'main'))?.id, kept.id)
+    assert.ok(fs.existsSync(path.join(keepLogDir, 'main', '0.log')))
+    assert.ok(fs.existsSync(path.join(links, keptLink)))
+    assert.equal((await podrun('prune')).stdout, 'nothing to remove\n')
+
+    // --images: an image no container uses goes; the running pod's and the sandbox image stay.
+    const other = process.env.PODRUN_TEST_IMAGE_OTHER!
+    assert.ok(other, 'PODRUN_TEST_IMAGE_OTHER (scripts/runtime.sh env)')
+    await cri.pullImage(other)
+    const img = await podrun('prune', '--images', '-o', 'json')
+    assert.equal(img.code, 0, img.stderr)
+    const removed = (JSON.parse(img.stdout) as {removed: {kind: string; what: string}[]}).removed
+    assert.deepEqual(removed.filter((x) => x.kind === 'image').map((x) => x.what), [other])
+    const tags = (await cri.listImages()).flatMap((i) => i.repoTags)
+    assert.ok(!tags.includes(other))
+    assert.ok(tags.includes(image!) && tags.includes(process.env.PODRUN_PAUSE_IMAGE!), tags.join(' '))
+    await podrun('delete', '-f', keep, '--grace-period', '0')
+  })
+
   it('imagePullSecrets reach a registry that asks for Basic auth; without them, or with a wrong password, the pull fails', async () => {
     const [user, password] = ['puller', 'pa55-word']
     const want = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
