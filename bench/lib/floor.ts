@@ -38,11 +38,11 @@ function grpcUrl(root: string): string {
   return pathToFileURL(createRequire(path.join(root, 'package.json')).resolve(GRPC)).href
 }
 
-/** Compiles bench/raw-cri.ts into outDir; returns the .mjs to run with plain node. */
-export function buildFloor(root: string, outDir: string): string {
+/** Compiles a floor client (default bench/raw-cri.ts) into outDir; returns the .mjs to run with plain node. */
+export function buildFloor(root: string, outDir: string, rel = 'bench/raw-cri.ts'): string {
   const bindings = path.join(root, 'dist/gen/runtime/v1/api.js')
   if (!fs.existsSync(bindings)) throw new Error('dist/ has no CRI bindings: run `npm run build` first')
-  return compile(root, 'bench/raw-cri.ts', path.join(outDir, 'raw-cri.mjs'), {[SRC_BINDINGS]: pathToFileURL(bindings).href, [GRPC]: grpcUrl(root)})
+  return compile(root, rel, path.join(outDir, `${path.basename(rel, '.ts')}.mjs`), {[SRC_BINDINGS]: pathToFileURL(bindings).href, [GRPC]: grpcUrl(root)})
 }
 
 /** Compiles bench/lib/cri-trace.ts into outDir; returns the .mjs to pass to `node --import`. */

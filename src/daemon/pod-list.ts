@@ -30,12 +30,12 @@ export function awaitsRestart(p: Pod): boolean {
   })
 }
 
-/** Every pod, sorted by namespace and name; `daemon` is undefined when none answered. */
-export async function listPods(cri: CriClient, daemonAsked: Promise<DaemonPodList | undefined>): Promise<{all: PodView[]; daemon: DaemonPodList | undefined}> {
+/** Every pod, sorted by namespace and name; `daemon` is undefined when none answered. `table`: only what get pods' table shows (pod-view.ts). */
+export async function listPods(cri: CriClient, daemonAsked: Promise<DaemonPodList | undefined>, o: {table?: boolean} = {}): Promise<{all: PodView[]; daemon: DaemonPodList | undefined}> {
   const daemon = await daemonAsked
   const known = new Map(daemon?.pods.map((p) => [p.key, p]))
   const host = await hostInfo()
-  const fromRuntime = await viewPods(cri, host, daemon ? (a) => daemonExtras(daemon, known.get(a.key)) : () => ({supervised: false}))
+  const fromRuntime = await viewPods(cri, host, daemon ? (a) => daemonExtras(daemon, known.get(a.key)) : () => ({supervised: false}), o)
   const all = fromRuntime.map((v) => ({pod: v.pod, key: v.actual.key, name: v.actual.name, namespace: v.actual.namespace, source: v.actual.source}))
   // Pods the daemon wants that the runtime does not have (a sandbox that fails): Pending.
   const inRuntime = new Set(all.map((v) => v.key))

@@ -1,5 +1,7 @@
 // The pods as `get pods` shows them: runtime state turned into Kubernetes Pod objects, with the
-// sandbox IPs fetched (one PodSandboxStatus per pod) and every container's status filled in.
+// sandbox IPs fetched (one PodSandboxStatus per pod) and every container's status filled in. The
+// table needs neither (it shows no IP, and a running container's row needs no status call): with
+// `table`, only the statuses that decide a row are read, two calls per pod fewer.
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import type {CriClient} from '../cri/client.js'
 import type {ActualPod} from '../model/actual.js'
@@ -12,14 +14,14 @@ export interface PodView {
   pod: Pod
 }
 
-export async function viewPods(cri: CriClient, host: Pick<HostInfo, 'hostIP' | 'nodeName'>, extras?: (a: ActualPod) => StatusExtras): Promise<PodView[]> {
-  const actual = await observe(cri, {allStatuses: true})
+export async function viewPods(cri: CriClient, host: Pick<HostInfo, 'hostIP' | 'nodeName'>, extras?: (a: ActualPod) => StatusExtras, o: {table?: boolean} = {}): Promise<PodView[]> {
+  const actual = await observe(cri, {allStatuses: !o.table})
   const now = nowNs()
   return Promise.all(
     actual.map(async (a) => {
       const sb = a.sandboxes[0]
       let podIP = ''
-      if (sb && sb.state === 'READY') {
+      if (sb && sb.state === 'READY' && !o.table) {
         podIP = (await cri.podSandboxStatus(sb.id).catch(() => undefined))?.status?.network?.ip ?? ''
       }
       const pod = podFromRuntime(a, now, {podIP: podIP || undefined, hostIP: host.hostIP, ...extras?.(a)})
