@@ -312,7 +312,8 @@ export class PodSyncer {
       if (until && rec.backoffSeen.get(w.name) !== until) {
         rec.backoffSeen.set(w.name, until)
         log.info('container crash-looping: waiting out its back-off', {pod: a.key, container: w.name, message: w.message, until})
-        status.event(a.key, 'Warning', 'BackOff', `Back-off restarting failed container ${w.name}: ${w.message}`)
+        // The kubelet's words, the same at every back-off: the event counts them (x5 over 2m).
+        status.event(a.key, 'Warning', 'BackOff', `Back-off restarting failed container ${w.name} in pod ${a.name}_${a.namespace}(${a.uid})`)
       }
     }
   }
