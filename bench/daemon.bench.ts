@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   const logFd = fs.openSync(path.join(work, 'daemon.log'), 'a')
   const daemon: ChildProcess = spawn(
     process.execPath,
-    [path.join(root, 'bin/run.js'), 'daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', `${RELIST_MS}ms`, ...(process.env.BENCH_PARALLEL ? ['--parallel', process.env.BENCH_PARALLEL] : [])],
+    [path.join(root, 'bin/run.js'), 'daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', `${RELIST_MS}ms`, '--pod-security=privileged', ...(process.env.BENCH_PARALLEL ? ['--parallel', process.env.BENCH_PARALLEL] : [])],
     {env: daemonEnv, stdio: ['ignore', logFd, logFd]},
   )
   fs.closeSync(logFd)

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(manifestDir)
   const cri = await connectCri({endpoint, timeoutMs: 30_000})
   const logFd = fs.openSync(path.join(work, 'daemon.log'), 'a')
-  const daemon: ChildProcess = spawn(process.execPath, [path.join(root, 'bin/run.js'), 'daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir], {
+  const daemon: ChildProcess = spawn(process.execPath, [path.join(root, 'bin/run.js'), 'daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--pod-security=privileged'], {
     env: {...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${unitNodeOptions(root)}`.trim()},
     stdio: ['ignore', logFd, logFd],
   })

@@ -9,7 +9,7 @@ bash scripts/runtime.sh up >/dev/null
 eval "$(bash scripts/runtime.sh env)"
 
 node bin/run.js info
-node bin/run.js apply -f examples/
+node bin/run.js apply -f examples/ --allowed-host-ports 18080
 node bin/run.js get pods -o wide
 echo
 echo "The pods keep running. Try:  curl -s http://127.0.0.1:18080/"

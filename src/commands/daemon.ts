@@ -4,6 +4,7 @@ import {BaseCommand} from '../lib/base-command.js'
 import {parseDuration} from '../lib/duration.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {checkFolders, DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, defaultOptions, parseListen} from '../daemon/options.js'
+import {podSecurityFlags, podSecurityPolicy} from '../lib/pod-security-flags.js'
 
 export default class Daemon extends BaseCommand<typeof Daemon> {
   static override summary = 'Run the pods of a manifest folder and keep them running (static pods); supervise the pods of `podrun apply`.'
@@ -36,6 +37,9 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     'image-gc-high-threshold': Flags.integer({summary: 'Percent of the image file system in use past which unused images are removed.', default: 85, min: 1, max: 100}),
     'image-gc-low-threshold': Flags.integer({summary: 'Percent of the image file system in use that image removal brings it down to.', default: 80, min: 0, max: 100}),
     'minimum-image-ttl-duration': Flags.string({summary: 'An unused image is kept at least this long after it is first seen.', default: '2m'}),
+    ...podSecurityFlags,
+    'file-check-delay': Flags.string({summary: 'A changed manifest is applied once it has not changed for this long (write manifests by rename to apply them at once).', default: '1s'}),
+    'insecure-manifest-dir': Flags.boolean({summary: 'Read the manifest folder even when others than root can write it or a file in it (by default, as root, such files and folders are refused).'}),
     'progress-deadline': Flags.string({summary: 'An edited pod of the folder that is not Ready within this long (or crash-loops) is rolled back to its last Ready version.', default: '10m'}),
   }
 
@@ -66,6 +70,9 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       imageGcHighPercent: flags['image-gc-high-threshold'],
       imageGcLowPercent: flags['image-gc-low-threshold'],
       imageMinAgeMs: ms('minimum-image-ttl-duration'),
+      podSecurity: podSecurityPolicy(flags),
+      insecureManifestDir: flags['insecure-manifest-dir'],
+      fileCheckDelayMs: ms('file-check-delay'),
     })
     if (opts.imageGcLowPercent > opts.imageGcHighPercent) throw new PodrunError('--image-gc-low-threshold must not be above --image-gc-high-threshold', {reason: 'Usage'})
     checkFolders(opts)

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
+import {podSecurityFlags, podSecurityPolicy} from '../lib/pod-security-flags.js'
 import {APPLY_SOURCE, applyPrune} from '../reconcile/ownership.js'
 
 const EFFECT = {pod: ' (recreates the pod)', container: ' (replaces the container)', none: ' (restarts nothing)'} as const
@@ -11,6 +12,7 @@ export default class Diff extends BaseCommand<typeof Diff> {
   static override examples = ['<%= config.bin %> diff -f web.yaml', '<%= config.bin %> diff -f manifests/ --prune -o json']
   static override flags = {
     filename: Flags.string({char: 'f', summary: 'Manifest file, directory, or - for stdin.', multiple: true, required: true}),
+    ...podSecurityFlags,
     recursive: Flags.boolean({char: 'R', summary: 'Read directories recursively.'}),
     prune: Flags.boolean({summary: 'Also show pods that apply --prune would delete.'}),
     output: Flags.string({char: 'o', summary: 'Output format.', options: ['json']}),
@@ -18,7 +20,7 @@ export default class Diff extends BaseCommand<typeof Diff> {
 
   async run(): Promise<void> {
     const {flags} = this
-    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE, verb: 'diff'})
+    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE, verb: 'diff', podSecurity: podSecurityPolicy(flags)})
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {isNoop} = await import('../reconcile/plan.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})

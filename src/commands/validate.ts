@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {ExitCode} from '../lib/errors.js'
 import {loadDesiredState} from '../manifest/index.js'
+import {podSecurityFlags, podSecurityPolicy} from '../lib/pod-security-flags.js'
 import {formatDiagnostic, formatSummary, summarize} from '../manifest/format.js'
 
 export default class Validate extends BaseCommand<typeof Validate> {
@@ -16,13 +17,14 @@ export default class Validate extends BaseCommand<typeof Validate> {
   ]
   static override flags = {
     filename: Flags.string({char: 'f', summary: 'Manifest file, directory, or - for stdin.', multiple: true, required: true}),
+    ...podSecurityFlags,
     recursive: Flags.boolean({char: 'R', summary: 'Read directories recursively.'}),
     output: Flags.string({char: 'o', summary: 'Output format.', options: ['json']}),
   }
 
   async run(): Promise<void> {
     const {flags} = this
-    const state = await loadDesiredState(flags.filename, {recursive: flags.recursive})
+    const state = await loadDesiredState(flags.filename, {recursive: flags.recursive, podSecurity: podSecurityPolicy(flags)})
     const summary = summarize(state)
     const valid = summary.errors === 0
     if (flags.output === 'json') {

@@ -433,6 +433,10 @@ export class ReconcileLoop {
         return
       }
       this.reloadFailures = 0
+      if (r.retryInMs !== undefined) {
+        clearTimeout(this.reloadTimer)
+        this.reloadTimer = setTimeout(() => this.request('reload'), r.retryInMs)
+      }
       if (r.read) this.reportSource(r)
       // Every pod of the folder, and those the view shows (errors and conflicts change too).
       if (r.changed) changed.push(...r.snapshot.pods.map((p) => p.key), ...this.pods().map((p) => p.key))
@@ -449,8 +453,10 @@ export class ReconcileLoop {
     const snap = r.snapshot
     const errs = manifestErrors(snap)
     this.deps.metrics.manifestErrors.reset([...errs].map(([file, list]) => ({labels: {file}, value: list.length})))
+    this.deps.metrics.untrusted.reset(snap.untrusted.map((p) => ({labels: {path: p}, value: 1})))
     if (snap.dirErrors.length > 0 && r.changed) {
-      this.log.error('cannot read the manifest folder: keeping every pod as it is', {dir: snap.dir, errors: errs.get(snap.dir)})
+      const why = snap.untrusted.length > 0 ? 'the manifest folder is not trusted' : 'cannot read the manifest folder'
+      this.log.error(`${why}: keeping every pod as it is`, {dir: snap.dir, errors: errs.get(snap.dir)})
     }
     if (this.reportedFirstLoad) {
       for (const c of r.changes) this.reportChange(c)

@@ -121,6 +121,7 @@ export class DaemonMetrics {
   readonly pods = new Gauge('podrun_pods', 'Pods of the daemon, by phase.')
   readonly restarts = new Counter('podrun_container_restarts_total', 'Restarts of each container of the daemon\'s pods (from the CRI attempt number).')
   readonly manifestErrors = new Gauge('podrun_manifest_errors', 'Errors in the manifest files, by file (0 series when all are valid).')
+  readonly untrusted = new Gauge('podrun_manifest_untrusted', 'Manifest files and folders refused because others than root can write them, by path (0 series when all are trusted).')
   readonly runtimeUp = new Gauge('podrun_runtime_up', 'Whether the container runtime answers (1) or not (0).')
   readonly actions = new Counter('podrun_pod_actions_total', 'Pod changes carried out, by kind (created, configured, pruned) and result.')
   readonly rollbacks = new Counter('podrun_rollbacks_total', 'Edited pods put back to their last Ready version, by pod.')
@@ -177,6 +178,7 @@ export class DaemonMetrics {
       this.pods,
       this.restarts,
       this.manifestErrors,
+      this.untrusted,
       this.runtimeUp,
       this.actions,
       this.rollbacks,

@@ -6,6 +6,7 @@ import path from 'node:path'
 import {PodrunError} from '../lib/errors.js'
 import type {BackoffPolicy} from '../reconcile/plan.js'
 import type {LogLevel} from './log.js'
+import type {PodSecurityPolicy} from '../manifest/pod-security.js'
 import {DEFAULT_PARALLEL, DEFAULT_PARALLEL_PULLS} from '../reconcile/limits.js'
 
 export const DEFAULT_MANIFEST_DIR = '/etc/podrun/manifests'
@@ -57,6 +58,12 @@ export interface DaemonOptions {
   imageGcLowPercent: number
   /** An unused image is kept at least this long after it is first seen. */
   imageMinAgeMs: number
+  /** The pod security level the folder's pods are held to (none: every pod runs). */
+  podSecurity?: PodSecurityPolicy
+  /** Read a manifest folder that others than root can write (StrictModes off). */
+  insecureManifestDir: boolean
+  /** A changed manifest is read once it has been still this long. */
+  fileCheckDelayMs: number
 }
 
 export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
@@ -85,6 +92,9 @@ export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
     imageGcHighPercent: o.imageGcHighPercent ?? 85,
     imageGcLowPercent: o.imageGcLowPercent ?? 80,
     imageMinAgeMs: o.imageMinAgeMs ?? 120_000,
+    podSecurity: o.podSecurity,
+    insecureManifestDir: o.insecureManifestDir ?? false,
+    fileCheckDelayMs: o.fileCheckDelayMs ?? 1000,
   }
 }
 

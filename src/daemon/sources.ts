@@ -14,7 +14,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type {DesiredPod} from '../model/desired.js'
 import type {DesiredConfigMap, DesiredSecret, Diagnostic, Limits} from '../manifest/types.js'
+import type {PodSecurityPolicy} from '../manifest/pod-security.js'
 import {dataLookup} from '../reconcile/data.js'
+import {fileTrust, folderTrust, TRUST_HINT, type TrustProblem} from './manifest-trust.js'
 import type {DataLookup} from '../reconcile/container-config.js'
 import {formatDiagnostic} from '../manifest/format.js'
 
@@ -38,8 +40,10 @@ export interface SourceSnapshot {
   pods: DesiredPod[]
   data: DataLookup
   files: Map<string, FileState>
-  /** The folder could not be read: everything is frozen. */
+  /** The folder could not be read, or is not trusted: everything is frozen. */
   dirErrors: Diagnostic[]
+  /** Paths refused as untrusted (manifest-trust.ts): the folder, one above it, or files. */
+  untrusted: string[]
   /** Bumped on every change of the desired state or of the errors. */
   generation: number
 }
@@ -55,12 +59,23 @@ export interface ReloadResult {
   changed: boolean
   changes: FileChange[]
   snapshot: SourceSnapshot
+  /** A file changed less than the file check delay ago: read again in this many ms. */
+  retryInMs?: number
 }
 
 export interface SourceOptions {
   recursive?: boolean
   limits?: Partial<Limits>
+  /** The pod security level the folder's pods are held to. */
+  podSecurity?: PodSecurityPolicy
+  /** Refuse files and folders that others than root can write (a root daemon's folder); default: when running as root. */
+  strictModes?: boolean
+  /** A file is read only once it has not changed for this long (a half-written file is never applied); default 0. */
+  fileCheckDelayMs?: number
 }
+
+/** However busy a file is, the folder is read at last after this long. */
+const MAX_STABILITY_WAIT_MS = 30_000
 
 function same<T>(a: T, b: T): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
@@ -70,6 +85,12 @@ export class ManifestSource {
   readonly dir: string
   private readonly recursive: boolean
   private readonly limits?: Partial<Limits>
+  private readonly podSecurity?: PodSecurityPolicy
+  private readonly strictModes: boolean
+  private readonly fileCheckDelayMs: number
+  /** The newest change time seen by the last fingerprint, and since when the folder waits to settle. */
+  private newestChangeMs = 0
+  private settlingSince: number | undefined
   private fingerprintText: string | undefined
   private current: SourceSnapshot
 
@@ -77,7 +98,10 @@ export class ManifestSource {
     this.dir = path.resolve(dir)
     this.recursive = opts.recursive ?? false
     this.limits = opts.limits
-    this.current = {dir: this.dir, pods: [], data: () => undefined, files: new Map(), dirErrors: [], generation: 0}
+    this.podSecurity = opts.podSecurity
+    this.strictModes = opts.strictModes ?? process.geteuid?.() === 0
+    this.fileCheckDelayMs = opts.fileCheckDelayMs ?? 0
+    this.current = {dir: this.dir, pods: [], data: () => undefined, files: new Map(), dirErrors: [], untrusted: [], generation: 0}
   }
 
   get snapshot(): SourceSnapshot {
@@ -98,6 +122,7 @@ export class ManifestSource {
    */
   fingerprint(): string {
     const parts: string[] = []
+    let newest = 0
     const walk = (dir: string, depth: number): void => {
       let names: string[]
       try {
@@ -113,15 +138,36 @@ export class ManifestSource {
         if (!st) parts.push(`${p}!ENOENT`)
         else if (st.isDirectory()) {
           if (this.recursive && depth < 32) walk(p, depth + 1)
-        } else parts.push(`${p}|${st.size}|${st.mtimeMs}|${st.ino}`)
+        } else {
+          parts.push(`${p}|${st.size}|${st.mtimeMs}|${st.ctimeMs}|${st.ino}`)
+          newest = Math.max(newest, st.mtimeMs, st.ctimeMs)
+        }
       }
     }
+    // The folder's owner and mode count too (ctime above catches a file's chmod and chown).
+    const own = fs.statSync(this.dir, {throwIfNoEntry: false})
+    parts.push(own ? `${own.uid}|${own.mode}` : '!')
     try {
       walk(this.dir, 0)
     } catch (e) {
       parts.push(`!${(e as NodeJS.ErrnoException).code ?? 'ERR'}`)
     }
+    this.newestChangeMs = newest
     return parts.join('\n')
+  }
+
+  /** What in the folder others than root could have written: the folder and those above it, each file and the folders between. */
+  private trustProblems(files: string[]): TrustProblem[] {
+    const out = folderTrust(this.dir)
+    const seen = new Set<string>()
+    for (const f of files.map((x) => path.resolve(x))) {
+      for (let d = path.dirname(f); d.startsWith(`${this.dir}/`) && !seen.has(d); d = path.dirname(d)) {
+        seen.add(d)
+        out.push(...fileTrust(d, this.dir).map((p) => ({...p, folder: true})))
+      }
+      out.push(...fileTrust(f, this.dir))
+    }
+    return out
   }
 
   /**
@@ -131,9 +177,21 @@ export class ManifestSource {
   async reload(opts: {force?: boolean} = {}): Promise<ReloadResult> {
     const fp = this.fingerprint()
     if (!opts.force && fp === this.fingerprintText) return {read: false, changed: false, changes: [], snapshot: this.current}
+    // Only whole files: one written a moment ago may still be being written. Wait until every
+    // file has been still for the delay (within a bound), then read.
+    const now = Date.now()
+    const unsettled = this.newestChangeMs + this.fileCheckDelayMs - now
+    if (this.fileCheckDelayMs > 0 && unsettled > 0 && now - (this.settlingSince ??= now) < MAX_STABILITY_WAIT_MS) {
+      return {read: false, changed: false, changes: [], snapshot: this.current, retryInMs: Math.ceil(unsettled) + 10}
+    }
+    this.settlingSince = undefined
     this.fingerprintText = fp
     const {loadDesiredState} = await import('../manifest/index.js')
-    const state = await loadDesiredState([this.dir], {recursive: this.recursive, source: (f) => path.resolve(f), limits: this.limits})
+    const state = await loadDesiredState([this.dir], {recursive: this.recursive, source: (f) => path.resolve(f), limits: this.limits, podSecurity: this.podSecurity})
+    const untrusted = this.strictModes ? this.trustProblems(state.files) : []
+    for (const t of untrusted) {
+      state.diagnostics.push({severity: 'error', file: t.folder ? this.dir : t.path, line: 0, col: 0, path: '', message: `untrusted: ${t.path} is ${t.message}; ${TRUST_HINT}`})
+    }
     const prev = this.current
     const errorsOf = new Map<string, Diagnostic[]>()
     const warningsOf = new Map<string, Diagnostic[]>()
@@ -201,6 +259,7 @@ export class ManifestSource {
       ),
       files: next,
       dirErrors,
+      untrusted: untrusted.map((t) => t.path),
       generation: prev.generation + (changed ? 1 : 0),
     }
     return {read: true, changed, changes, snapshot: this.current}

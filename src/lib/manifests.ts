@@ -3,11 +3,12 @@
 // is an error, so a bad manifest changes nothing that runs.
 import {ExitCode, PodrunError} from './errors.js'
 import type {DesiredState} from '../manifest/types.js'
+import type {PodSecurityPolicy} from '../manifest/pod-security.js'
 import {formatDiagnostic} from '../manifest/format.js'
 
-export async function loadManifests(paths: string[], opts: {recursive?: boolean; source?: (file: string) => string; verb: string}): Promise<DesiredState> {
+export async function loadManifests(paths: string[], opts: {recursive?: boolean; source?: (file: string) => string; verb: string; podSecurity?: PodSecurityPolicy}): Promise<DesiredState> {
   const {loadDesiredState} = await import('../manifest/index.js')
-  const state = await loadDesiredState(paths, {recursive: opts.recursive, source: opts.source})
+  const state = await loadDesiredState(paths, {recursive: opts.recursive, source: opts.source, podSecurity: opts.podSecurity})
   for (const d of state.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n')
   const errors = state.diagnostics.filter((d) => d.severity === 'error')
   if (errors.length > 0) {

@@ -17,6 +17,7 @@ import {checkDuplicates, checkReferences, type CheckedObject} from './references
 import {checkSchema} from './schema.js'
 import {checkConfigMap, checkPod, checkSecret} from './semantic.js'
 import {standaloneFindings} from './standalone.js'
+import {judgePod} from './pod-security.js'
 import {DEFAULT_LIMITS, type DesiredState, type Diagnostic, type Limits, type LoadOptions} from './types.js'
 import {parseYamlDocuments} from './yaml-positions.js'
 import {objectKey} from '../model/desired.js'
@@ -74,6 +75,11 @@ function desiredStateOf(
           for (const f of standaloneFindings(obj.value)) {
             if (f.action === 'ignore') r.warning(f.path, f.message)
             else r.error(f.path, f.message, 'key')
+          }
+          if (opts.podSecurity) {
+            const judged = judgePod(obj.value, opts.podSecurity)
+            for (const e of judged.errors) r.error(e.path, e.message)
+            for (const w of judged.warnings) r.warning(w.path, w.message, 'value')
           }
         } else if (obj.kind === 'ConfigMap') checkConfigMap(r)
         else checkSecret(r)

@@ -135,8 +135,12 @@ function describeError(kind: string, data: unknown, e: ValidatorError, written: 
       const expected = Array.isArray(e.params.type) ? (e.params.type as string[]) : String(e.params.type).split(',')
       const actual = valueAt(data, at)
       const want = expected.map(article).join(' or ')
+      // A Secret's values are never printed, not even mistyped (a PIN written as a number).
+      const secret = kind === 'Secret' && (at[0] === 'data' || at[0] === 'stringData') && at.length === 2
       let hint = ''
-      if (expected.length === 1 && expected[0] === 'string' && (typeof actual === 'number' || typeof actual === 'boolean')) {
+      if (secret && (typeof actual === 'number' || typeof actual === 'boolean')) {
+        return {path: at, anchor: 'value', text: `expected ${want}, got ${typeof actual === 'number' ? 'a number' : 'a boolean'} (a Secret's value, not shown); put it in quotes in YAML`}
+      } else if (expected.length === 1 && expected[0] === 'string' && (typeof actual === 'number' || typeof actual === 'boolean')) {
         const text = written(at) ?? String(actual)
         hint = `; quote it in YAML: "${text}"`
       } else if (expected.includes('integer') && typeof actual === 'string' && /^-?\d+$/.test(actual)) {

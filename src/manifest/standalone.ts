@@ -2,7 +2,7 @@
 // other control-plane matters that make no difference on one machine), and those it rejects because
 // running the pod without them would be wrong. The README's table is rendered from this data
 // (renderStandaloneTable), so the documentation and the behaviour cannot drift apart.
-import {isRecord} from './field-path.js'
+import {findPaths as pattern, isRecord} from './field-path.js'
 import type {FieldPath} from './types.js'
 
 export type StandaloneAction = 'ignore' | 'reject'
@@ -21,55 +21,6 @@ export interface StandaloneRule {
 
 const CONTAINER_LISTS = ['containers', 'initContainers'] as const
 
-
-/**
- * Paths matching a pattern such as `spec.volumes[*].nfs` (`*` is any list item or map key,
- * `{a,b}` either field), whose value is present and, if given, satisfies `when`.
- */
-function pattern(text: string, when?: (value: unknown) => boolean): (pod: Record<string, unknown>) => FieldPath[] {
-  const segs: Array<string | Set<string>> = text
-    .replace(/\[\*\]/g, '.*')
-    .split(/\.(?![^{]*\})/)
-    .map((seg) => (seg.startsWith('{') ? new Set(seg.slice(1, -1).split(',')) : seg))
-  return (pod) => {
-    const out: FieldPath[] = []
-    const path: Array<string | number> = []
-    const walk = (value: unknown, i: number): void => {
-      if (value === undefined) return
-      if (i === segs.length) {
-        if (!when || when(value)) out.push([...path])
-        return
-      }
-      if (value === null || typeof value !== 'object') return
-      const seg = segs[i]
-      if (seg === '*') {
-        if (Array.isArray(value)) {
-          for (let k = 0; k < value.length; k++) {
-            path.push(k)
-            walk(value[k], i + 1)
-            path.pop()
-          }
-        } else {
-          for (const k of Object.keys(value)) {
-            path.push(k)
-            walk((value as Record<string, unknown>)[k], i + 1)
-            path.pop()
-          }
-        }
-      } else if (!Array.isArray(value)) {
-        const record = value as Record<string, unknown>
-        const keys = typeof seg === 'string' ? [seg] : [...seg].filter((k) => record[k] !== undefined)
-        for (const k of keys) {
-          path.push(k)
-          walk(record[k], i + 1)
-          path.pop()
-        }
-      }
-    }
-    walk(pod, 0)
-    return out
-  }
-}
 
 function anyOf(...finders: Array<(pod: Record<string, unknown>) => FieldPath[]>): (pod: Record<string, unknown>) => FieldPath[] {
   return (pod) => finders.flatMap((f) => f(pod))

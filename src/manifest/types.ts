@@ -1,6 +1,7 @@
 // The shapes shared by the manifest modules: diagnostics, limits, loaded documents and objects, and
 // the desired state that loadDesiredState() returns.
 import type {DesiredPod, SourceRef} from '../model/desired.js'
+import type {PodSecurityPolicy} from './pod-security.js'
 
 export type Severity = 'error' | 'warning'
 
@@ -131,4 +132,6 @@ export interface LoadOptions {
   source?: (file: string) => string
   /** Override limits (tests use small ones). */
   limits?: Partial<Limits>
+  /** Pod Security Standards to hold pods to (pod-security.ts); none: no check. */
+  podSecurity?: PodSecurityPolicy
 }

@@ -44,6 +44,10 @@ export interface ApplyResult {
   interrupted: boolean
 }
 
+/** How often a pod's sync starts over after losing a race with another writer of the same pod. */
+const MAX_RACES = 3
+const raced = (error: string | undefined): boolean => /name is reserved|already exists|(container|sandbox).*not found/i.test(error ?? '')
+
 type Verdict = {done: false} | {done: true; ok: boolean; status: string; message?: string}
 
 /** Whether a pod has settled, from its Kubernetes-shaped status. */
@@ -104,6 +108,7 @@ export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise
     return {}
   }
   const refreshed = new Map<string, string[]>()
+  const races = new Map<string, number>()
   const outcome = (key: string, ok: boolean, status: string, message?: string): PodOutcome => {
     const a = firstActions.get(key)!
     // A pod whose volume files were updated in place was configured, though nothing restarted.
@@ -132,7 +137,15 @@ export async function applyPods(desired: DesiredPod[], o: ApplyOptions): Promise
       mutations += r.mutations
       changed = r.mutations > 0
       lastChange.set(key, Date.now())
-      if (!r.ok) return settle(outcome(key, false, r.reason ?? 'Error', r.error))
+      if (!r.ok) {
+        // Another apply of the same pod made or removed the same thing first (the runtime says
+        // the name is taken, or an object is gone): look again and plan from what is there now.
+        if (raced(r.error) && (races.get(key) ?? 0) < MAX_RACES) {
+          races.set(key, (races.get(key) ?? 0) + 1)
+          return {requeueAfterMs: 200}
+        }
+        return settle(outcome(key, false, r.reason ?? 'Error', r.error))
+      }
       if (a.change === 'pruned') return settle(outcome(key, true, 'Deleted'))
     }
     if (!o.wait) return settle(outcome(key, true, 'Applied'))

@@ -12,6 +12,7 @@ import type {ActualPod} from '../model/actual.js'
 import {Annotation, annotationJson} from './labels.js'
 import {joinInside} from '../lib/paths.js'
 import {writeAtomic} from '../lib/atomic.js'
+import {ensurePodDir} from './volumes.js'
 
 export interface PodRecord {
   /** The sandbox this record belongs to. */
@@ -60,7 +61,7 @@ export function readRecord(podRoot: string, uid: string): PodRecord | undefined 
 /** Writes the record of pod `uid` atomically (the pod folder is made if missing). */
 export function writeRecord(podRoot: string, uid: string, record: PodRecord): void {
   const file = recordFile(podRoot, uid)
-  fs.mkdirSync(joinInside(podRoot, uid), {recursive: true, mode: 0o750})
+  ensurePodDir(podRoot, uid)
   writeAtomic(file, JSON.stringify(record) + '\n', 0o600)
 }
 

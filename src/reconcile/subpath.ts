@@ -139,8 +139,21 @@ export function subPathTarget(podDir: string, volume: string, container: string,
   return path.join(podDir, 'volume-subpaths', volume, container, String(index))
 }
 
+/**
+ * A host path opened as it is now (links followed: the path is the operator's), held so that the
+ * type checked and what is mounted are the same inode whatever is renamed meanwhile.
+ */
+export async function holdPath(p: string): Promise<HeldPath | undefined> {
+  const handle = await fs.open(p, O_PATH).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined
+    throw e
+  })
+  if (!handle) return undefined
+  return {handle, stat: await handle.stat()}
+}
+
 /** Bind-mount a held path onto `target` (a fresh empty directory or file of the same kind). */
-async function bindHeld(held: HeldPath, target: string): Promise<void> {
+export async function bindHeld(held: HeldPath, target: string): Promise<void> {
   await unmountUnder(target)
   await fs.mkdir(path.dirname(target), {recursive: true, mode: 0o750})
   const dir = held.stat.isDirectory()

@@ -3,18 +3,35 @@
 // downwardAPI and projected volumes are written as files, published atomically through a `..data`
 // symlink as the kubelet does, so a reader never sees half an update.
 import fs from 'node:fs/promises'
+import fsSync from 'node:fs'
 import path from 'node:path'
 import {createHash} from 'node:crypto'
 import type {Pod, Volume} from 'kubernetes-types/core/v1.js'
 import {PodrunError} from '../lib/errors.js'
 import type {DataLookup} from './container-config.js'
 import {joinInside} from '../lib/paths.js'
-import {cleanSubPaths, mountsUnder, unmountUnder} from './subpath.js'
+import {bindHeld, cleanSubPaths, holdPath, mountsUnder, unmountUnder} from './subpath.js'
 import {applyFsGroup, ensureTmpfs, onTmpfs, tmpfsMounted, tmpfsSize} from './volume-media.js'
 import {fieldValue, resourceValue} from './downward.js'
 
 export function podDir(podRoot: string, uid: string): string {
   return joinInside(podRoot, uid)
+}
+
+/**
+ * The pod's folder, made (or put back) root-only as the kubelet's: podrun's root and the pods
+ * folder 0700, the pod's 0750. No local user reaches a pod's secrets or plants a link in its
+ * emptyDir, whatever modes those have inside (containers reach them through their mounts).
+ */
+export function ensurePodDir(podRoot: string, uid: string): string {
+  for (const [dir, mode] of [[path.dirname(podRoot), 0o700], [podRoot, 0o700]] as const) {
+    fsSync.mkdirSync(dir, {recursive: true, mode})
+    fsSync.chmodSync(dir, mode)
+  }
+  const dir = podDir(podRoot, uid)
+  fsSync.mkdirSync(dir, {mode: 0o750, recursive: true})
+  fsSync.chmodSync(dir, 0o750)
+  return dir
 }
 
 interface FileEntry {
@@ -102,54 +119,64 @@ async function publish(dir: string, files: FileEntry[], defaultMode: number, fsG
   if (old && old !== stamp) await fs.rm(path.join(dir, old), {recursive: true, force: true})
 }
 
-async function hostPath(v: Volume): Promise<string> {
+/**
+ * A hostPath volume: created or checked per its type on the path held open, then bind-mounted from
+ * that descriptor onto `<pod>/volumes/host-path/<name>`, which is what the runtime mounts. A link
+ * swapped in after the check (by a container that can write a folder on the way) changes nothing:
+ * the container gets the inode that was checked.
+ */
+async function hostPath(v: Volume, base: string): Promise<string> {
   const hp = v.hostPath!
   const type = hp.type ?? ''
-  const st = await fs.stat(hp.path).catch(() => undefined)
-  const fail = (what: string) => {
+  const fail = (what: string): never => {
     throw new PodrunError(`volume ${v.name}: hostPath ${hp.path} ${what}`)
   }
-  switch (type) {
-    case 'DirectoryOrCreate':
-      if (!st) await fs.mkdir(hp.path, {recursive: true, mode: 0o755})
-      else if (!st.isDirectory()) fail('is not a directory')
-      break
-    case 'Directory':
-      if (!st?.isDirectory()) fail('is not an existing directory')
-      break
-    case 'FileOrCreate':
-      if (!st) {
-        await fs.mkdir(path.dirname(hp.path), {recursive: true})
-        await fs.writeFile(hp.path, '', {mode: 0o644})
-      } else if (!st.isFile()) fail('is not a file')
-      break
-    case 'File':
-      if (!st?.isFile()) fail('is not an existing file')
-      break
-    case 'Socket':
-      if (!st?.isSocket()) fail('is not a socket')
-      break
-    case 'CharDevice':
-      if (!st?.isCharacterDevice()) fail('is not a character device')
-      break
-    case 'BlockDevice':
-      if (!st?.isBlockDevice()) fail('is not a block device')
-      break
-    default:
-      break
+  let held = await holdPath(hp.path)
+  if (!held && type === 'DirectoryOrCreate') {
+    await fs.mkdir(hp.path, {recursive: true, mode: 0o755})
+    held = await holdPath(hp.path)
+  } else if (!held && type === 'FileOrCreate') {
+    await fs.mkdir(path.dirname(hp.path), {recursive: true})
+    await fs.writeFile(hp.path, '', {mode: 0o644, flag: 'wx'}).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e
+    })
+    held = await holdPath(hp.path)
   }
-  return hp.path
+  if (!held) {
+    // No type: the runtime makes a missing path a folder, as for the kubelet.
+    if (type === '') return hp.path
+    return fail(type === 'Directory' ? 'is not an existing directory' : type === 'File' ? 'is not an existing file' : `does not exist (type ${type})`)
+  }
+  try {
+    const st = held.stat
+    const want: Record<string, [boolean, string]> = {
+      DirectoryOrCreate: [st.isDirectory(), 'is not a directory'],
+      Directory: [st.isDirectory(), 'is not an existing directory'],
+      FileOrCreate: [st.isFile(), 'is not a file'],
+      File: [st.isFile(), 'is not an existing file'],
+      Socket: [st.isSocket(), 'is not a socket'],
+      CharDevice: [st.isCharacterDevice(), 'is not a character device'],
+      BlockDevice: [st.isBlockDevice(), 'is not a block device'],
+    }
+    const check = want[type]
+    if (check && !check[0]) fail(check[1])
+    const target = path.join(base, 'host-path', v.name)
+    await bindHeld(held, target)
+    return target
+  } finally {
+    await held.handle.close()
+  }
 }
 
 /** Create or refresh every volume of a pod; returns the host path of each by name. */
 export async function prepareVolumes(pod: Pod, uid: string, podRoot: string, lookup: DataLookup): Promise<Map<string, string>> {
   const out = new Map<string, string>()
-  const base = path.join(podDir(podRoot, uid), 'volumes')
+  const base = path.join(ensurePodDir(podRoot, uid), 'volumes')
   const ns = pod.metadata?.namespace ?? 'default'
   const fsGroup = pod.spec?.securityContext?.fsGroup
   for (const v of pod.spec?.volumes ?? []) {
     if (v.hostPath) {
-      out.set(v.name, await hostPath(v))
+      out.set(v.name, await hostPath(v, base))
       continue
     }
     if (v.emptyDir) {

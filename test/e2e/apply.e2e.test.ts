@@ -19,6 +19,8 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-apply-'))
 const env = {...process.env, PODRUN_ROOT: path.join(work, 'root'), PODRUN_LOG_ROOT: path.join(work, 'logs')}
 // Host ports unlikely to be in use, different per run.
 const port = 20000 + (process.pid % 10000)
+// The pods of 'set' publish host ports, which the baseline pod security level allows only when listed.
+const HOST_PORTS = ['--allowed-host-ports', `${port}-${port + 1}`]
 
 const podrun = (...args: string[]): Promise<Run> => runPodrun(env, args, 180_000)
 
@@ -56,7 +58,7 @@ describe('apply, diff and delete against the real runtime', {concurrency: false}
 
   it('applies several pods and they all run', async () => {
     const dir = write('set', {'a.yaml': pod('alpha', {hostPort: port}), 'b.yaml': pod('beta'), 'c.yaml': pod('gamma')})
-    const r = await podrun('apply', '-f', dir)
+    const r = await podrun('apply', '-f', dir, ...HOST_PORTS)
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /pod\/alpha created/)
     const {sandboxes, containers} = await ours(cri)
@@ -101,13 +103,13 @@ describe('apply, diff and delete against the real runtime', {concurrency: false}
 
   it('applying the same manifests again makes no mutating call and keeps the containers', async () => {
     const before = (await ours(cri)).containers.map((c) => c.id).sort()
-    const r = await podrun('apply', '-f', path.join(work, 'set'), '-o', 'json')
+    const r = await podrun('apply', '-f', path.join(work, 'set'), ...HOST_PORTS, '-o', 'json')
     assert.equal(r.code, 0, r.stderr)
     const out = JSON.parse(r.stdout)
     assert.equal(out.mutations, 0)
     assert.ok(out.pods.every((p: {change: string}) => p.change === 'unchanged'))
     assert.deepEqual((await ours(cri)).containers.map((c) => c.id).sort(), before)
-    const d = await podrun('diff', '-f', path.join(work, 'set'))
+    const d = await podrun('diff', '-f', path.join(work, 'set'), ...HOST_PORTS)
     assert.equal(d.code, 0, d.stdout + d.stderr)
   })
 
@@ -115,10 +117,10 @@ describe('apply, diff and delete against the real runtime', {concurrency: false}
     const sb = (await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.name': 'beta', 'io.kubernetes.pod.namespace': ns}}))[0]
     const ip = (await cri.podSandboxStatus(sb.id)).status?.network?.ip
     fs.writeFileSync(path.join(work, 'set', 'b.yaml'), pod('beta', {image: image2}))
-    const d = await podrun('diff', '-f', path.join(work, 'set'))
+    const d = await podrun('diff', '-f', path.join(work, 'set'), ...HOST_PORTS)
     assert.equal(d.code, 1)
     assert.match(d.stdout, /containers\[main\]\.image: .*busybox:1\.35 -> .*busybox:v2/)
-    const r = await podrun('apply', '-f', path.join(work, 'set'))
+    const r = await podrun('apply', '-f', path.join(work, 'set'), ...HOST_PORTS)
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /pod\/beta configured/)
     assert.match(r.stdout, /pod\/alpha unchanged/)
@@ -133,7 +135,7 @@ describe('apply, diff and delete against the real runtime', {concurrency: false}
   it('a changed hostPort recreates the pod', async () => {
     const old = (await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.name': 'alpha', 'io.kubernetes.pod.namespace': ns}}))[0]
     fs.writeFileSync(path.join(work, 'set', 'a.yaml'), pod('alpha', {hostPort: port + 1}))
-    const r = await podrun('apply', '-f', path.join(work, 'set'))
+    const r = await podrun('apply', '-f', path.join(work, 'set'), ...HOST_PORTS)
     assert.equal(r.code, 0, r.stderr)
     const now = await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.name': 'alpha', 'io.kubernetes.pod.namespace': ns}})
     assert.equal(now.length, 1)
@@ -161,10 +163,10 @@ describe('apply, diff and delete against the real runtime', {concurrency: false}
 
   it('--prune removes exactly the pods whose manifests are gone, within the manifests\' namespaces', async () => {
     fs.rmSync(path.join(work, 'set', 'c.yaml'))
-    const d = await podrun('diff', '-f', path.join(work, 'set'), '--prune')
+    const d = await podrun('diff', '-f', path.join(work, 'set'), ...HOST_PORTS, '--prune')
     assert.equal(d.code, 1)
     assert.match(d.stdout, /pod\/gamma -n \S+: pruned/)
-    const r = await podrun('apply', '-f', path.join(work, 'set'), '--prune')
+    const r = await podrun('apply', '-f', path.join(work, 'set'), ...HOST_PORTS, '--prune')
     assert.equal(r.code, 0, r.stderr)
     const names = new Set((await ours(cri)).sandboxes.map((s) => s.labels['io.kubernetes.pod.name']))
     assert.deepEqual([...names].sort(), ['alpha', 'beta'])
@@ -192,6 +194,69 @@ describe('apply, diff and delete against the real runtime', {concurrency: false}
     assert.equal((await podrun('diff', '-f', path.join(bad, 'p.yaml'))).code, 1)
     assert.match(fs.readFileSync(path.join(work, 'root', 'applied', `${ns}_atom.json`), 'utf8'), new RegExp(image!.replace(/[.]/g, '\\.')))
     assert.ok(!fs.existsSync(path.join(work, 'root', 'applied', `${ns}_atom-new.json`)))
+    await podrun('delete', '-f', dir, '--grace-period', '0')
+  })
+
+  it('pod security: a privileged pod that mounts the host is refused under the default (baseline) with file, line, field and flag, and runs under --pod-security=privileged; restricted refuses a plain pod', async () => {
+    const dir = path.join(work, 'pss')
+    fs.mkdirSync(dir)
+    const f = path.join(dir, 'root.yaml')
+    fs.writeFileSync(
+      f,
+      `apiVersion: v1
+kind: Pod
+metadata: {name: rooted, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 0
+  hostPID: true
+  containers:
+    - name: main
+      image: ${image}
+      command: [sleep, '3600']
+      securityContext: {privileged: true}
+      volumeMounts: [{name: etc, mountPath: /host/etc}]
+  volumes: [{name: etc, hostPath: {path: /etc}}]
+`,
+    )
+    const rooted = {labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'rooted'}}
+    const refused = await podrun('apply', '-f', f)
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr)
+    assert.match(refused.stderr, /root\.yaml:6:\d+: spec\.hostPID: sharing the host's namespaces is refused: refused by --pod-security=baseline \(Host Namespaces\); --pod-security=privileged allows it/)
+    assert.match(refused.stderr, /root\.yaml:11:\d+: spec\.containers\[0\]\.securityContext\.privileged: /)
+    assert.match(refused.stderr, /root\.yaml:13:\d+: spec\.volumes\[0\]\.hostPath: /)
+    assert.match(refused.stderr, /nothing was changed/)
+    assert.equal((await cri.listPodSandbox(rooted)).length, 0)
+    const v = await podrun('validate', '-f', f)
+    assert.equal(v.code, 1)
+    assert.match(v.stdout + v.stderr, /spec\.hostPID: .*--pod-security=privileged allows it/)
+    // Allowed when the operator says so: it runs, and sees the host's files.
+    const ok = await podrun('apply', '-f', f, '--pod-security=privileged')
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr)
+    const [c] = await cri.listContainers({...rooted, state: {state: 1}})
+    const r = await cri.execSync(c.id, ['sh', '-c', 'head -c 5 /host/etc/shadow'], 10)
+    assert.equal(Buffer.from(r.stdout).toString(), fs.readFileSync('/etc/shadow', 'utf8').slice(0, 5))
+    await podrun('delete', '-f', f, '--grace-period', '0')
+    // restricted: a plain pod is refused, naming what to set; warn only warns.
+    const plain = path.join(dir, 'plain.yaml')
+    fs.writeFileSync(plain, pod('plainpod'))
+    const strict = await podrun('validate', '-f', plain, '--pod-security=restricted')
+    assert.equal(strict.code, 1)
+    assert.match(strict.stdout + strict.stderr, /allowPrivilegeEscalation must be false: refused by --pod-security=restricted \(Privilege Escalation\); --pod-security=baseline allows it/)
+    const warned = await podrun('validate', '-f', plain, '--pod-security-warn=restricted')
+    assert.equal(warned.code, 0, warned.stdout + warned.stderr)
+    assert.match(warned.stdout + warned.stderr, /warning: .*would be refused by --pod-security=restricted/)
+  })
+
+  it('two applies of the same pods at once both succeed, and each pod runs once', async () => {
+    const dir = write('race', {'r1.yaml': pod('race-1'), 'r2.yaml': pod('race-2'), 'r3.yaml': pod('race-3')})
+    const [a, b] = await Promise.all([podrun('apply', '-f', dir), podrun('apply', '-f', dir)])
+    assert.equal(a.code, 0, a.stdout + a.stderr)
+    assert.equal(b.code, 0, b.stdout + b.stderr)
+    for (const n of ['race-1', 'race-2', 'race-3']) {
+      const sel = {labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': n}}
+      assert.equal((await cri.listPodSandbox({...sel, state: {state: 0}})).length, 1, n)
+      assert.equal((await cri.listContainers({...sel, state: {state: 1}})).length, 1, n)
+    }
     await podrun('delete', '-f', dir, '--grace-period', '0')
   })
 

@@ -198,6 +198,85 @@ describe('podrun daemon against the real runtime', {concurrency: false, timeout:
     assert.deepEqual((await runningOf('web')).map((c) => c.id), [before])
   })
 
+  it('pod security: an edit that makes a running pod privileged is refused under the default level (the last good version keeps running, the error names the field and the flag); a new privileged pod never starts', async () => {
+    const before = (await runningOf('web'))[0].id
+    write('web.yaml', pod('web', {image: image2, hostNetwork: true}))
+    const info = await waitFor('the pod security error in the API', async () => {
+      const i = await daemonPod('web')
+      return i?.manifestError ? i : undefined
+    })
+    assert.match(info.manifestError!, /web\.yaml:\d+:\d+: spec\.hostNetwork: .*refused by --pod-security=baseline \(Host Namespaces\); --pod-security=privileged allows it/)
+    assert.match((await api('/metrics')).body, /podrun_manifest_errors\{file=".*web\.yaml"\} 1/)
+    write('rogue.yaml', pod('rogue', {hostNetwork: true}))
+    await waitFor('the new pod refused', async () => /podrun_manifest_errors\{file=".*rogue\.yaml"\} 1/.test((await api('/metrics')).body))
+    await new Promise((r) => setTimeout(r, 1000))
+    assert.equal((await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'rogue'}})).length, 0)
+    assert.deepEqual((await runningOf('web')).map((c) => c.id), [before])
+    fs.rmSync(path.join(manifestDir, 'rogue.yaml'))
+    write('web.yaml', pod('web', {image: image2}))
+    await waitFor('the error gone', async () => !(await daemonPod('web'))?.manifestError)
+  })
+
+  it('an untrusted manifest folder: world-writable, or a file another user wrote, is refused (a metric says which); the pods keep their last good version', async (t) => {
+    const before = (await runningOf('web'))[0].id
+    const pwnText = pod('pwn')
+    fs.chmodSync(manifestDir, 0o777)
+    t.after(() => fs.chmodSync(manifestDir, 0o755))
+    // The local user nobody (uid 65534) drops a pod into the open folder. (The test's folder is
+    // under a temporary folder nobody may not reach on every machine: root writes the file and
+    // gives it to nobody, which is what the daemon sees of such a drop.)
+    fs.writeFileSync(path.join(manifestDir, 'pwn.yaml'), pwnText)
+    fs.chownSync(path.join(manifestDir, 'pwn.yaml'), 65534, 65534)
+    const metric = (p: string) => new RegExp(`podrun_manifest_untrusted\\{path="${p.replace(/[.]/g, '\\.')}"\\} 1`)
+    await waitFor('the folder refused', async () => metric(manifestDir).test((await api('/metrics')).body))
+    const status = JSON.parse((await api('/api/v1/status')).body) as {manifestErrors: Record<string, string[]>}
+    assert.match(status.manifestErrors[manifestDir].join('\n'), /untrusted: .* is writable by its group and others \(mode 0777\); a root daemon runs what this folder holds/)
+    // Root closes the folder: nobody's file is still refused, by itself.
+    fs.chmodSync(manifestDir, 0o755)
+    const file = path.join(manifestDir, 'pwn.yaml')
+    await waitFor('the file refused, the folder no longer', async () => {
+      const m = (await api('/metrics')).body
+      return metric(file).test(m) && !metric(manifestDir).test(m)
+    })
+    const errs = (JSON.parse((await api('/api/v1/status')).body) as {manifestErrors: Record<string, string[]>}).manifestErrors[file]
+    assert.match(errs.join('\n'), /owned by uid 65534, not by root/)
+    assert.equal((await cri.listPodSandbox({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'pwn'}})).length, 0)
+    assert.deepEqual((await runningOf('web')).map((c) => c.id), [before])
+    fs.rmSync(file)
+    await waitFor('trusted again', async () => !/podrun_manifest_untrusted\{/.test((await api('/metrics')).body))
+  })
+
+  it('a manifest written line by line is applied only once whole: the container runs as the last line says, and none ran before', async () => {
+    const lines = `apiVersion: v1
+kind: Pod
+metadata: {name: slowfile, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - name: main
+      image: ${image}
+      command: [sleep, '3600']
+      securityContext:
+        runAsUser: 1000
+`.split('\n')
+    const file = path.join(manifestDir, 'slowfile.yaml')
+    // Each prefix that ends before the last line is a valid pod that runs as root.
+    for (const [i, line] of lines.entries()) {
+      fs.appendFileSync(file, `${line}${i < lines.length - 1 ? '\n' : ''}`)
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    const sel = {labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'slowfile'}}
+    const [c] = await waitFor('the pod running', async () => {
+      const cs = await cri.listContainers({...sel, state: {state: 1}})
+      return cs.length > 0 ? cs : undefined
+    })
+    assert.equal(Buffer.from((await cri.execSync(c.id, ['id', '-u'], 10)).stdout).toString().trim(), '1000')
+    // One container and one sandbox ever: no earlier version of the file ran.
+    assert.equal((await cri.listContainers(sel)).length, 1)
+    assert.equal((await cri.listPodSandbox(sel)).length, 1)
+    fs.rmSync(file)
+  })
+
   it('apply and the daemon do not fight: each leaves the other\'s pods alone', async () => {
     // apply refuses a daemon pod, naming the file that owns it.
     const other = path.join(work, 'web-copy.yaml')

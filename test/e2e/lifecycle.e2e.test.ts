@@ -44,7 +44,7 @@ const write = (f: string, text: string) => fs.writeFileSync(path.join(manifestDi
 
 async function startDaemon(): Promise<ChildProcess> {
   const out = fs.openSync(daemonLog, 'a')
-  const args = ['daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--backoff-initial', '1s', '--progress-deadline', '6s', '--min-ready', '2s', '--container-log-max-size', '2Mi', '--container-log-max-files', '3', '--container-log-monitor-interval', '300ms', '--gc-period', '1s']
+  const args = ['daemon', '--manifest-dir', manifestDir, '--state-dir', stateDir, '--relist-period', '300ms', '--backoff-initial', '1s', '--progress-deadline', '6s', '--min-ready', '2s', '--container-log-max-size', '2Mi', '--container-log-max-files', '3', '--container-log-monitor-interval', '300ms', '--gc-period', '1s', '--allowed-host-paths', work]
   const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), ...args], {env, cwd: projectRoot, stdio: ['ignore', out, out]})
   fs.closeSync(out)
   await waitFor('the daemon', async () => (await getOverSocket(socket, '/readyz')).code === 200)
@@ -289,7 +289,7 @@ ${c('app', runner('app'))}`,
     const hostFile = path.join(work, 'needed.conf')
     const f = path.join(dir, 'p.yaml')
     fs.writeFileSync(f, pod('needsfile', 'exec sleep 3600', '      volumeMounts: [{name: conf, mountPath: /conf/needed.conf}]\n', {podExtra: `  volumes: [{name: conf, hostPath: {path: ${hostFile}, type: File}}]\n`}))
-    const r = await podrun('apply', '-f', f, '--wait-timeout', '20s')
+    const r = await podrun('apply', '-f', f, '--wait-timeout', '20s', '--allowed-host-paths', work)
     assert.notEqual(r.code, 0, r.stdout + r.stderr)
     assert.match(r.stdout + r.stderr, /FailedMount/)
     assert.match(r.stdout, /^pod\/needsfile failed \(FailedMount\)$/m)

@@ -5,7 +5,7 @@
 //
 // Needs: `bash scripts/runtime.sh up`, `eval "$(bash scripts/runtime.sh env)"`, `npm run build`.
 import assert from 'node:assert/strict'
-import {execFile, spawn} from 'node:child_process'
+import {execFile, spawn, spawnSync} from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
@@ -134,7 +134,7 @@ spec:
   volumes: [{name: conf, hostPath: {path: ${path.join(work, 'absent.conf')}, type: File}}]
 `,
     )
-    const r = await podrun('apply', '-f', f)
+    const r = await podrun('apply', '-f', f, '--allowed-host-paths', work)
     assert.equal(r.code, 3, r.stdout + r.stderr)
     assert.match(r.stdout, /^pod\/nofile failed \(FailedMount\)$/m)
     assert.match(r.stderr, /is not an existing file/)
@@ -187,9 +187,10 @@ spec:
     await run('mount', ['--make-shared', hostDir])
     t.after(() => run('umount', [hostDir]).then(() => undefined))
     const f = manifest('sink', kitchenSink({namespace: ns, image: image!, hostDir, hostPort, registry: registry!, appArmor: hostHasAppArmor() ? 'Localhost' : 'Unconfined'}))
-    const v = await podrun('validate', '-f', f)
+    // Every field, host port and hostPath included: only the privileged level allows it all.
+    const v = await podrun('validate', '-f', f, '--pod-security=privileged')
     assert.equal(v.code, 0, v.stdout + v.stderr)
-    const r = await podrun('apply', '-f', f)
+    const r = await podrun('apply', '-f', f, '--pod-security=privileged')
     assert.equal(r.code, 0, r.stdout + r.stderr)
     assert.match((await podrun('get', 'pods', 'sink', '-n', ns)).stdout, /sink\s+2\/2\s+Running/)
     const c = (await running('sink', 'app'))!
@@ -320,6 +321,65 @@ spec:
     assert.equal(badSpec.code, 1)
     assert.match(badSpec.stderr, /invalid port "99999"/)
     await podrun('delete', '-f', f, '--grace-period', '0')
+  })
+
+  it('files on the host: podrun\'s root and the pods folder 0700, a pod\'s folder 0750; a local user reads no secret and reaches no emptyDir; a mistyped Secret value is never printed', async (t) => {
+    // Only podrun's own modes may stand between a local user and the files: podrun's root is put
+    // where everyone can reach (/dev/shm, world-traversable), not under the test's private folder.
+    const open = fs.mkdtempSync('/dev/shm/podrun-e2e-')
+    fs.chmodSync(open, 0o755)
+    const podRoot = path.join(open, 'root')
+    const podrun = (...args: string[]): Promise<Run> => runPodrun({...env, PODRUN_ROOT: podRoot}, args, 120_000)
+    t.after(async () => {
+      if ((await mountsUnder(open)).length === 0) fs.rmSync(open, {recursive: true, force: true})
+    })
+    const f = manifest('hostfiles', `apiVersion: v1
+kind: Secret
+metadata: {name: pin, namespace: ${ns}}
+stringData: {pin: "48213"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostfiles, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+    - name: main
+      image: ${image}
+      command: [sleep, '3600']
+      volumeMounts: [{name: pin, mountPath: /pin}, {name: scratch, mountPath: /scratch}]
+  volumes:
+    - {name: pin, secret: {secretName: pin, defaultMode: 0400}}
+    - {name: scratch, emptyDir: {}}
+`)
+    assert.equal((await podrun('apply', '-f', f)).code, 0)
+    const c = (await running('hostfiles', 'main'))!
+    assert.equal((await sh(c.id, 'cat /pin/pin')).out, '48213')
+    const uid = c.labels['io.kubernetes.pod.uid']
+    const mode = (p: string) => (fs.statSync(p).mode & 0o7777).toString(8)
+    assert.equal(mode(podRoot), '700')
+    assert.equal(mode(path.join(podRoot, 'pods')), '700')
+    assert.equal(mode(path.join(podRoot, 'pods', uid)), '750')
+    const secretFile = path.join(podRoot, 'pods', uid, 'volumes', 'secret', 'pin', 'pin')
+    assert.equal(fs.readFileSync(secretFile, 'utf8'), '48213')
+    assert.equal(mode(fs.realpathSync(secretFile)), '400')
+    const asNobody = (cmd: string) => spawnSync('sh', ['-c', cmd], {uid: 65534, gid: 65534, encoding: 'utf8'})
+    const read = asNobody(`cat ${secretFile}`)
+    assert.notEqual(read.status, 0)
+    assert.match(read.stderr, /Permission denied/)
+    const scratch = asNobody(`ln -s / ${path.join(podRoot, 'pods', uid, 'volumes', 'empty-dir', 'scratch', 'planted')}`)
+    assert.notEqual(scratch.status, 0)
+    await podrun('delete', '-f', f, '--grace-period', '0')
+    // A Secret value written as a number is refused without being printed.
+    const bad = manifest('badpin', `apiVersion: v1
+kind: Secret
+metadata: {name: badpin, namespace: ${ns}}
+stringData: {pin: 59127}
+`)
+    const v = await podrun('apply', '-f', bad)
+    assert.equal(v.code, 1)
+    assert.match(v.stderr, /stringData\.pin: expected a string, got a number \(a Secret's value, not shown\)/)
+    assert.doesNotMatch(v.stdout + v.stderr, /59127/)
   })
 
   it('wait: for a condition, for deletion, with a timeout, as kubectl wait', async () => {

@@ -165,4 +165,48 @@ spec:
     const app = (await containersOf('init')).filter((c) => c.metadata?.name === 'main')
     assert.equal(app.length, 0, 'no app container was created')
   })
+
+  it('hostPath: the type is checked on the path held open and the runtime mounts that inode (a podrun-owned bind); a link swapped in later changes nothing for the running container; delete leaves the host files', async () => {
+    const shared = path.join(work, 'shared')
+    fs.mkdirSync(path.join(shared, 'data'), {recursive: true})
+    fs.writeFileSync(path.join(shared, 'data', 'mine'), 'host data\n')
+    const f = manifest(
+      'hostpath',
+      `apiVersion: v1
+kind: Pod
+metadata: {name: hostpath, namespace: ${ns}}
+spec:
+  terminationGracePeriodSeconds: 0
+  volumes:
+    - {name: data, hostPath: {path: ${path.join(shared, 'data')}, type: Directory}}
+    - {name: notafile, hostPath: {path: ${path.join(shared, 'data')}, type: File}}
+  containers:
+    - name: main
+      image: ${image}
+      command: [sleep, '3600']
+      volumeMounts: [{name: data, mountPath: /data}]
+`,
+    )
+    // A File type on a folder is refused by its check, before anything runs.
+    const wrong = await podrun('apply', '-f', f, '--allowed-host-paths', shared, '--wait-timeout', '20s')
+    assert.notEqual(wrong.code, 0)
+    assert.match(wrong.stdout + wrong.stderr, /hostPath .*data is not an existing file/)
+    fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace(/    - \{name: notafile.*\n/, ''))
+    const r = await podrun('apply', '-f', f, '--allowed-host-paths', shared)
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const [c] = await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns, 'io.kubernetes.pod.name': 'hostpath'}, state: {state: 1}})
+    const uid = c.labels['io.kubernetes.pod.uid']
+    const bind = path.join(podRoot, 'pods', uid, 'volumes', 'host-path', 'data')
+    assert.ok((await mountsUnder(bind)).includes(bind), 'the runtime was given a podrun-owned bind mount')
+    const sh = async (cmd: string) => Buffer.from((await cri.execSync(c.id, ['sh', '-c', cmd], 10)).stdout).toString()
+    assert.equal(await sh('cat /data/mine'), 'host data\n')
+    // The folder is swapped for a link to another one: the running container still has the folder it was given.
+    fs.renameSync(path.join(shared, 'data'), path.join(shared, 'data.old'))
+    fs.symlinkSync(hostDir, path.join(shared, 'data'))
+    assert.equal(await sh('cat /data/mine; ls /data'), 'host data\nmine\n')
+    assert.equal((await podrun('delete', '-f', f, '--grace-period', '0')).code, 0)
+    assert.deepEqual(await mountsUnder(path.join(podRoot, 'pods', uid)), [])
+    assert.equal(fs.readFileSync(path.join(shared, 'data.old', 'mine'), 'utf8'), 'host data\n', 'delete leaves the host files')
+    assert.equal(fs.readFileSync(path.join(hostDir, 'secret'), 'utf8'), 'host-only\n')
+  })
 })

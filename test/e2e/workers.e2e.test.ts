@@ -44,7 +44,7 @@ describe('pods that ignore SIGTERM, against the real runtime', {concurrency: fal
       const yaml = podYaml(`sleeper-${i}`, {namespace: ns, image: image!, cmd, terminationGracePeriodSeconds: GRACE})
       fs.writeFileSync(path.join(dir, `p${i}.yaml`), `${yaml}      volumeMounts: [{name: marks, mountPath: /marks}]\n  volumes: [{name: marks, hostPath: {path: ${marks}, type: Directory}}]\n`)
     }
-    const up = await podrun('apply', '-f', dir)
+    const up = await podrun('apply', '-f', dir, '--allowed-host-paths', marks)
     assert.equal(up.code, 0, up.stdout + up.stderr)
     const running = await cri.listContainers({labelSelector: {'io.kubernetes.pod.namespace': ns}, state: {state: 1}})
     assert.equal(running.length, 12)
@@ -68,15 +68,16 @@ describe('pods that ignore SIGTERM, against the real runtime', {concurrency: fal
     const dir = path.join(work, 'slow')
     fs.mkdirSync(dir)
     const port = 21000 + (process.pid % 9000)
+    const ports = ['--allowed-host-ports', `${port}-${port + 1}`]
     const slow = (hostPort: number) => podYaml('slow', {namespace: ns, image: image!, cmd: 'exec sleep 3600', terminationGracePeriodSeconds: 20, hostPort})
     fs.writeFileSync(path.join(dir, 'slow.yaml'), slow(port))
-    const up = await podrun('apply', '-f', dir)
+    const up = await podrun('apply', '-f', dir, ...ports)
     assert.equal(up.code, 0, up.stdout + up.stderr)
     // A new host port recreates the pod: its container takes the whole 20 s to stop.
     fs.writeFileSync(path.join(dir, 'slow.yaml'), slow(port + 1))
     fs.writeFileSync(path.join(dir, 'other.yaml'), podYaml('other', {namespace: ns, image: image!, cmd: 'exec sleep 3600', terminationGracePeriodSeconds: GRACE}))
     const t0 = performance.now()
-    const r = await podrun('apply', '-f', dir, '--wait-timeout', '3s')
+    const r = await podrun('apply', '-f', dir, ...ports, '--wait-timeout', '3s')
     const ms = performance.now() - t0
     t.diagnostic(`apply --wait-timeout 3s with a 20 s stop in progress: ${Math.round(ms)} ms`)
     assert.equal(r.code, 3, r.stdout + r.stderr)
@@ -85,7 +86,7 @@ describe('pods that ignore SIGTERM, against the real runtime', {concurrency: fal
     assert.ok(ms < 15_000, `apply took ${Math.round(ms)} ms: it waited for the grace period`)
 
     // Ctrl-C of a waiting apply: stops waiting at once and says what is in progress.
-    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'apply', '-f', dir], {env, cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [path.join(projectRoot, 'bin/run.js'), 'apply', '-f', dir, ...ports], {env, cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe']})
     let err = ''
     child.stderr.on('data', (b: Buffer) => (err += b.toString()))
     const code = new Promise<number | null>((res) => child.once('exit', (c) => res(c)))

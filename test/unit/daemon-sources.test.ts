@@ -155,6 +155,19 @@ describe('ManifestSource', () => {
     assert.deepEqual(images(s), {web: 'busybox:2'})
   })
 
+  it('--file-check-delay: a file changed a moment ago is read only once it has been still for the delay', async () => {
+    const d = folder({'a.yaml': pod('a', 'busybox:1')})
+    const s = new ManifestSource(d, {fileCheckDelayMs: 300})
+    const first = await s.reload({force: true})
+    assert.equal(first.read, false)
+    assert.ok(first.retryInMs !== undefined && first.retryInMs > 0 && first.retryInMs <= 320, String(first.retryInMs))
+    assert.deepEqual(images(s), {})
+    await new Promise((r) => setTimeout(r, first.retryInMs))
+    const second = await s.reload()
+    assert.ok(second.read && second.changed)
+    assert.deepEqual(images(s), {a: 'busybox:1'})
+  })
+
   it('a resync without changes reads nothing', async () => {
     const d = folder({'a.yaml': pod('a')})
     const s = new ManifestSource(d)

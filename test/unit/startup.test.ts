@@ -27,7 +27,7 @@ test('the CLI is built', () => {
   assert.ok(fs.existsSync(path.join(root, 'dist/commands/version.js')), 'run `npm run build` first')
 })
 
-for (const args of [['--version'], ['--help'], ['version', '--help'], ['validate', '-f', path.join(root, 'examples')]]) {
+for (const args of [['--version'], ['--help'], ['version', '--help'], ['validate', '-f', path.join(root, 'examples'), '--allowed-host-ports', '18080']]) {
   test(`podrun ${args.join(' ')} does not load gRPC`, () => {
     const r = run(args)
     assert.equal(r.code, 0, r.stderr)
