@@ -230,6 +230,11 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       }),
     )
 
+    // A pod that never got a sandbox leaves no files behind when its setup fails (tmpfs volumes
+    // included); the next sync, or the daemon, makes them again.
+    const forgetNewPod = async (): Promise<void> => {
+      if ((a.actual?.sandboxes.length ?? 0) === 0) await removePodDir(ctx.podRoot, a.uid).catch(() => undefined)
+    }
     // 3. Create the sandbox when needed; volumes first, so containers can mount them.
     let sandboxConfig: PodSandboxConfig | undefined
     let volumePaths = new Map<string, string>()
@@ -243,7 +248,8 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
         cgroupRoot: ctx.cgroupRoot,
       })
       // A volume that cannot be set up keeps the pod in ContainerCreating, as the kubelet's FailedMount.
-      volumePaths = await prepareVolumes(d.pod, a.uid, ctx.podRoot, ctx.data).catch((e: unknown) => {
+      volumePaths = await prepareVolumes(d.pod, a.uid, ctx.podRoot, ctx.data).catch(async (e: unknown) => {
+        await forgetNewPod()
         throw withReason(e, 'FailedMount')
       })
     }
@@ -254,7 +260,10 @@ export async function executePod(a: PodActions, ctx: ExecContext, signal?: Abort
       count()
       // No RuntimeClass objects on a standalone node: the class name is the runtime's handler name
       // (a key of containerd's runtimes table, or of CRI-O's runtimes).
-      sandboxId = await mutate(ctx, () => ctx.cri.runPodSandbox(sandboxConfig!, d.pod.spec?.runtimeClassName ?? ''))
+      sandboxId = await mutate(ctx, () => ctx.cri.runPodSandbox(sandboxConfig!, d.pod.spec?.runtimeClassName ?? '')).catch(async (e: unknown) => {
+        await forgetNewPod()
+        throw e
+      })
       res.sandboxId = sandboxId
     }
 

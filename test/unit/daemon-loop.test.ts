@@ -630,3 +630,32 @@ describe('daemon starting before the runtime', () => {
     }
   })
 })
+
+describe('/healthz fails when a pod sync has been stuck past what its grace period explains', {concurrency: false}, () => {
+  it('a stop that never returns: healthy while within grace + call timeouts + margin, 503 naming the pod after', async () => {
+    const fake = await FakeCri.start({images: ['busybox:1.35']})
+    const dir = dirs()
+    let offset = 0
+    const d = await runDaemon(options(dir), {log, host, now: () => Date.now() + offset, connect: (onCall) => connectCri({endpoint: fake.endpoint, onCall})})
+    try {
+      fs.writeFileSync(path.join(dir.manifestDir, 'stuck.yaml'), pod('stuck', {grace: 4}))
+      await waitFor('stuck running', () => running(fake, 'stuck').length === 1)
+      fake.delay('StopContainer', 60_000)
+      fs.rmSync(path.join(dir.manifestDir, 'stuck.yaml'))
+      // The file is read after --file-check-delay (1 s); the stop then waits on the runtime (its
+      // call's deadline is the grace period plus the call timeout, 14 s).
+      await new Promise((r) => setTimeout(r, 2500))
+      assert.equal(d.loop.healthy.ok, true)
+      assert.equal((await getOverSocket(path.join(dir.stateDir, 'podrun.sock'), '/healthz')).code, 200)
+      offset = 20 * 60_000 // past the grace period, four call timeouts and the 10 min margin
+      const h = await getOverSocket(path.join(dir.stateDir, 'podrun.sock'), '/healthz')
+      assert.equal(h.code, 503)
+      assert.match(h.body, /the sync of pod default\/stuck has been running for \d+s/)
+    } finally {
+      fake.delay('StopContainer', 0)
+      offset = 0
+      await d.stop({stopPods: true})
+      await fake.close()
+    }
+  })
+})

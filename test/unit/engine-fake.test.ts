@@ -13,6 +13,7 @@ import {connectCri, type CriClient} from '../../src/cri/client.js'
 import {desiredStateFromTexts} from '../../src/manifest/index.js'
 import {reconcilePass, type PassOptions} from '../../src/reconcile/engine.js'
 import {dataLookup} from '../../src/reconcile/data.js'
+import {podUid} from '../../src/reconcile/labels.js'
 
 const MUTATING = new Set(['RunPodSandbox', 'StopPodSandbox', 'RemovePodSandbox', 'CreateContainer', 'StartContainer', 'StopContainer', 'RemoveContainer', 'PullImage'])
 
@@ -60,6 +61,19 @@ describe('the engine against the fake runtime', () => {
     assert.deepEqual(again.results.map((r) => [r.name, r.ok]), [['a', true]])
     assert.equal(fake.callsOf('RunPodSandbox').length, 2)
     assert.equal(fake.containers().filter((c) => c.state === 1).length, 1)
+  })
+
+  it('a new pod whose sandbox cannot be made leaves no files behind; the next pass makes them again', async () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: nofiles}\nspec:\n  containers: [{name: main, image: registry.test/app:1.0, volumeMounts: [{name: v, mountPath: /v}]}]\n  volumes: [{name: v, emptyDir: {}}]\n'
+    const st = desiredStateFromTexts([{file: 'p.yaml', text}], {source: () => 'apply'})
+    const dir = path.join(root, 'root', 'pods', podUid('default', 'nofiles'))
+    fake.fail('RunPodSandbox', {code: status.UNKNOWN, message: 'failed to setup network for sandbox', times: 1})
+    const res = await reconcilePass(st.pods, opts(st))
+    assert.deepEqual(res.results.map((r) => [r.name, r.ok]), [['nofiles', false]])
+    assert.equal(fs.existsSync(dir), false)
+    const again = await reconcilePass(st.pods, opts(st))
+    assert.deepEqual(again.results.map((r) => [r.name, r.ok]), [['nofiles', true]])
+    assert.ok(fs.existsSync(path.join(dir, 'volumes', 'empty-dir', 'v')))
   })
 
   it('a lossy runtime (it acted, the answer was lost) ends with no duplicate and no leaked sandbox', async () => {
