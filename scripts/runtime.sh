@@ -65,7 +65,7 @@ TEST_IMAGE_V2=$REGISTRY_HOST/podrun/busybox:v2
 TEST_IMAGE_OTHER=$REGISTRY_HOST/podrun/busybox:other
 
 APT_PACKAGES=(containerd runc containernetworking-plugins busybox-static catatonit umoci skopeo
-  docker-registry iptables iproute2 mount)
+  docker-registry iptables iproute2 mount openssl openssh-client)
 
 log() { printf 'runtime: %s\n' "$*" >&2; }
 die() {

@@ -5,6 +5,7 @@ import {parseDuration} from '../lib/duration.js'
 import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
 import {podSecurityFlags, podSecurityPolicy} from '../lib/pod-security-flags.js'
+import {remoteFlags, remoteOptions} from '../lib/remote-flags.js'
 import {startProgress} from '../lib/progress.js'
 import {onInterrupt} from '../lib/interrupt.js'
 import {APPLY_SOURCE, applyPrune, daemonBusy, leasePods, splitByOwner} from '../reconcile/ownership.js'
@@ -21,8 +22,9 @@ export default class Apply extends BaseCommand<typeof Apply> {
     '<%= config.bin %> apply -f pod.yaml --dry-run',
   ]
   static override flags = {
-    filename: Flags.string({char: 'f', summary: 'Manifest file, directory, or - for stdin.', multiple: true, required: true}),
+    filename: Flags.string({char: 'f', summary: 'Manifest file, directory, https URL, or - for stdin.', multiple: true, required: true}),
     ...podSecurityFlags,
+    ...remoteFlags,
     recursive: Flags.boolean({char: 'R', summary: 'Read directories recursively.'}),
     'dry-run': Flags.boolean({summary: 'Show what would change; change nothing.'}),
     prune: Flags.boolean({summary: 'Delete pods created by apply, in the namespaces of the manifests, that the manifests no longer hold.'}),
@@ -41,7 +43,7 @@ export default class Apply extends BaseCommand<typeof Apply> {
 
   async run(): Promise<void> {
     const {flags} = this
-    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE, verb: 'apply', podSecurity: podSecurityPolicy(flags)})
+    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE, verb: 'apply', podSecurity: podSecurityPolicy(flags), remote: remoteOptions(flags)})
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {applyPods} = await import('../reconcile/apply.js')
     const {dataLookup} = await import('../reconcile/data.js')

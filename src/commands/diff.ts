@@ -3,6 +3,7 @@ import {BaseCommand} from '../lib/base-command.js'
 import {connect} from '../lib/connect.js'
 import {loadManifests} from '../lib/manifests.js'
 import {podSecurityFlags, podSecurityPolicy} from '../lib/pod-security-flags.js'
+import {remoteFlags, remoteOptions} from '../lib/remote-flags.js'
 import {APPLY_SOURCE, applyPrune} from '../reconcile/ownership.js'
 
 const EFFECT = {pod: ' (recreates the pod)', container: ' (replaces the container)', none: ' (restarts nothing)'} as const
@@ -11,8 +12,9 @@ export default class Diff extends BaseCommand<typeof Diff> {
   static override summary = 'Show what apply would change, and why. Exit 1 when something would.'
   static override examples = ['<%= config.bin %> diff -f web.yaml', '<%= config.bin %> diff -f manifests/ --prune -o json']
   static override flags = {
-    filename: Flags.string({char: 'f', summary: 'Manifest file, directory, or - for stdin.', multiple: true, required: true}),
+    filename: Flags.string({char: 'f', summary: 'Manifest file, directory, https URL, or - for stdin.', multiple: true, required: true}),
     ...podSecurityFlags,
+    ...remoteFlags,
     recursive: Flags.boolean({char: 'R', summary: 'Read directories recursively.'}),
     prune: Flags.boolean({summary: 'Also show pods that apply --prune would delete.'}),
     output: Flags.string({char: 'o', summary: 'Output format.', options: ['json']}),
@@ -20,7 +22,7 @@ export default class Diff extends BaseCommand<typeof Diff> {
 
   async run(): Promise<void> {
     const {flags} = this
-    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE, verb: 'diff', podSecurity: podSecurityPolicy(flags)})
+    const state = await loadManifests(flags.filename, {recursive: flags.recursive, source: () => APPLY_SOURCE, verb: 'diff', podSecurity: podSecurityPolicy(flags), remote: remoteOptions(flags)})
     const {hostInfo, reconcilePass} = await import('../reconcile/engine.js')
     const {isNoop} = await import('../reconcile/plan.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})

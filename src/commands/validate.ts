@@ -3,6 +3,7 @@ import {BaseCommand} from '../lib/base-command.js'
 import {ExitCode} from '../lib/errors.js'
 import {loadDesiredState} from '../manifest/index.js'
 import {podSecurityFlags, podSecurityPolicy} from '../lib/pod-security-flags.js'
+import {remoteFlags, remoteOptions} from '../lib/remote-flags.js'
 import {formatDiagnostic, formatSummary, summarize} from '../manifest/format.js'
 
 export default class Validate extends BaseCommand<typeof Validate> {
@@ -16,15 +17,16 @@ export default class Validate extends BaseCommand<typeof Validate> {
     '<%= config.bin %> validate -f manifests/ -o json',
   ]
   static override flags = {
-    filename: Flags.string({char: 'f', summary: 'Manifest file, directory, or - for stdin.', multiple: true, required: true}),
+    filename: Flags.string({char: 'f', summary: 'Manifest file, directory, https URL, or - for stdin.', multiple: true, required: true}),
     ...podSecurityFlags,
+    ...remoteFlags,
     recursive: Flags.boolean({char: 'R', summary: 'Read directories recursively.'}),
     output: Flags.string({char: 'o', summary: 'Output format.', options: ['json']}),
   }
 
   async run(): Promise<void> {
     const {flags} = this
-    const state = await loadDesiredState(flags.filename, {recursive: flags.recursive, podSecurity: podSecurityPolicy(flags)})
+    const state = await loadDesiredState(flags.filename, {recursive: flags.recursive, podSecurity: podSecurityPolicy(flags), remote: remoteOptions(flags)})
     const summary = summarize(state)
     const valid = summary.errors === 0
     if (flags.output === 'json') {

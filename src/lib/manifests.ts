@@ -4,11 +4,12 @@
 import {ExitCode, PodrunError} from './errors.js'
 import type {DesiredState} from '../manifest/types.js'
 import type {PodSecurityPolicy} from '../manifest/pod-security.js'
+import type {RemoteOptions} from '../manifest/remote.js'
 import {formatDiagnostic} from '../manifest/format.js'
 
-export async function loadManifests(paths: string[], opts: {recursive?: boolean; source?: (file: string) => string; verb: string; podSecurity?: PodSecurityPolicy}): Promise<DesiredState> {
+export async function loadManifests(paths: string[], opts: {recursive?: boolean; source?: (file: string) => string; verb: string; podSecurity?: PodSecurityPolicy; remote?: RemoteOptions}): Promise<DesiredState> {
   const {loadDesiredState} = await import('../manifest/index.js')
-  const state = await loadDesiredState(paths, {recursive: opts.recursive, source: opts.source, podSecurity: opts.podSecurity})
+  const state = await loadDesiredState(paths, {recursive: opts.recursive, source: opts.source, podSecurity: opts.podSecurity, remote: opts.remote})
   for (const d of state.diagnostics) process.stderr.write(formatDiagnostic(d) + '\n')
   const errors = state.diagnostics.filter((d) => d.severity === 'error')
   if (errors.length > 0) {

@@ -20,6 +20,8 @@ import {standaloneFindings} from './standalone.js'
 import {judgePod} from './pod-security.js'
 import {DEFAULT_LIMITS, type DesiredState, type Diagnostic, type Limits, type LoadOptions} from './types.js'
 import {parseYamlDocuments} from './yaml-positions.js'
+import {readFileSync} from 'node:fs'
+import type {VerifyKey} from '../lib/signature.js'
 import {objectKey} from '../model/desired.js'
 
 export type {Diagnostic, DesiredState, LoadOptions, Limits, DesiredConfigMap, DesiredSecret, Severity} from './types.js'
@@ -31,15 +33,31 @@ export {renderStandaloneTable, STANDALONE_RULES} from './standalone.js'
 export async function loadDesiredState(paths: string[], opts: LoadOptions = {}): Promise<DesiredState> {
   const limits: Limits = {...DEFAULT_LIMITS, ...opts.limits}
   const diagnostics: Diagnostic[] = []
-  const collected = await collectInputs(paths, {recursive: opts.recursive === true, limits})
+  // URLs are read with remote.ts (loaded only then: http, tls and crypto cost start-up time).
+  const isUrl = (p: string) => /^https?:\/\//i.test(p)
+  const urls = paths.filter(isUrl)
+  const local = paths.filter((p) => !isUrl(p))
+  const collected = local.length > 0 ? await collectInputs(local, {recursive: opts.recursive === true, limits}) : {files: [], diagnostics: []}
   diagnostics.push(...collected.diagnostics)
   const texts: Array<{file: string; text?: string}> = []
+  const keys = opts.remote?.verifyKeys ?? []
+  const verifySignature = keys.length > 0 ? (await import('../lib/signature.js')).verifySignature : undefined
   for (const file of collected.files) {
     const read = await readInput(file, {limits, stdin: opts.stdin})
-    if ('diagnostic' in read) {
-      diagnostics.push(read.diagnostic)
+    // With --verify-key, a file counts only with a valid signature beside it (FILE.sig).
+    const unsigned = 'text' in read && keys.length > 0 ? localSignatureProblem(file.absolute, read.text, keys, verifySignature!) : undefined
+    if ('diagnostic' in read || unsigned) {
+      diagnostics.push('diagnostic' in read ? read.diagnostic : {severity: 'error', file: file.display, line: 0, col: 0, path: '', message: unsigned!})
       texts.push({file: file.display})
     } else texts.push({file: file.display, text: read.text})
+  }
+  for (const url of urls) {
+    const {readRemote} = await import('./remote.js')
+    const r = await readRemote(url, {maxBytes: limits.maxFileBytes, ...opts.remote})
+    if ('error' in r) {
+      diagnostics.push({severity: 'error', file: url, line: 0, col: 0, path: '', message: r.error})
+      texts.push({file: url})
+    } else texts.push({file: url, text: r.text})
   }
   const extraFiles = collected.diagnostics.filter((d) => d.severity === 'error').map((d) => d.file)
   return desiredStateOf(texts, diagnostics, limits, opts, extraFiles)
@@ -108,4 +126,17 @@ function desiredStateOf(
       valid: c.r.errors === 0,
     })),
   }
+}
+
+/** Why a local file's signature (FILE.sig beside it) does not make it count, or undefined when it does. */
+function localSignatureProblem(file: string | undefined, text: string, keys: VerifyKey[], verifySignature: typeof import('../lib/signature.js').verifySignature): string | undefined {
+  if (file === undefined) return 'stdin cannot be signed: give files or URLs with --verify-key'
+  let sig: string
+  try {
+    sig = readFileSync(`${file}.sig`, 'utf8')
+  } catch {
+    return `no signature: ${file}.sig is missing (sign with: ssh-keygen -Y sign -n podrun -f KEY ${file})`
+  }
+  const v = verifySignature(Buffer.from(text), sig, keys)
+  return v.ok ? undefined : `signature refused: ${v.why}`
 }

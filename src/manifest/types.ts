@@ -2,6 +2,7 @@
 // the desired state that loadDesiredState() returns.
 import type {DesiredPod, SourceRef} from '../model/desired.js'
 import type {PodSecurityPolicy} from './pod-security.js'
+import type {RemoteOptions} from './remote.js'
 
 export type Severity = 'error' | 'warning'
 
@@ -134,4 +135,6 @@ export interface LoadOptions {
   limits?: Partial<Limits>
   /** Pod Security Standards to hold pods to (pod-security.ts); none: no check. */
   podSecurity?: PodSecurityPolicy
+  /** How URLs are read, and the keys a source must be signed by (remote.ts). */
+  remote?: RemoteOptions
 }

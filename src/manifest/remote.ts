@@ -1,0 +1,115 @@
+// Manifests from a URL, as `kubectl apply -f https://...` reads them, through Node's own http and
+// https: the system's CAs plus --manifest-url-ca, plain http only with --allow-http, at most 5
+// redirects (never from https down to http), a size limit, and extra headers
+// (--manifest-url-header). With --verify-key, the body counts only with a valid detached
+// signature at URL.sig by one of the keys (lib/signature.ts). Conditional requests (ETag,
+// Last-Modified) are supported for pollers: a 304 comes back without a body.
+import fs from 'node:fs'
+import http from 'node:http'
+import https from 'node:https'
+import tls from 'node:tls'
+import {type VerifyKey, verifySignature} from '../lib/signature.js'
+
+export interface RemoteOptions {
+  /** PEM files of CAs trusted beside the system's. */
+  caFiles?: string[]
+  headers?: Record<string, string>
+  allowHttp?: boolean
+  /** When given, a body counts only with a valid signature at URL.sig by one of these. */
+  verifyKeys?: VerifyKey[]
+  maxBytes?: number
+  timeoutMs?: number
+}
+
+export interface Fetched {
+  status: number
+  body?: Buffer
+  etag?: string
+  lastModified?: string
+  /** The URL answered, after redirects. */
+  url: string
+}
+
+const MAX_REDIRECTS = 5
+
+export const isUrl = (s: string): boolean => /^https?:\/\//i.test(s)
+
+function agentOptions(o: RemoteOptions): https.RequestOptions {
+  if (!o.caFiles?.length) return {}
+  return {ca: [...tls.rootCertificates, ...o.caFiles.map((f) => fs.readFileSync(f, 'utf8'))]}
+}
+
+/** One GET, following redirects; rejects with a message that names the URL. */
+export function fetchUrl(url: string, o: RemoteOptions, conditional: {etag?: string; lastModified?: string} = {}): Promise<Fetched> {
+  const maxBytes = o.maxBytes ?? 4 * 1024 * 1024
+  const tlsOptions = agentOptions(o)
+  const get = (target: URL, hops: number): Promise<Fetched> =>
+    new Promise((resolve, reject) => {
+      if (target.protocol === 'http:' && !o.allowHttp) return reject(new Error(`${target.href}: plain http is refused (anyone on the way can change the manifests); use https, or --allow-http`))
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') return reject(new Error(`${target.href}: only https (and http with --allow-http) URLs are read`))
+      const headers: Record<string, string> = {'user-agent': 'podrun', accept: 'application/yaml, application/json, text/plain, */*', ...o.headers}
+      if (conditional.etag) headers['if-none-match'] = conditional.etag
+      if (conditional.lastModified) headers['if-modified-since'] = conditional.lastModified
+      const lib = target.protocol === 'https:' ? https : http
+      const req = lib.get(target, {headers, timeout: o.timeoutMs ?? 30_000, ...(target.protocol === 'https:' ? tlsOptions : {})}, (res) => {
+        const status = res.statusCode ?? 0
+        if (status >= 300 && status < 400 && status !== 304 && res.headers.location) {
+          res.resume()
+          if (hops >= MAX_REDIRECTS) return reject(new Error(`${url}: more than ${MAX_REDIRECTS} redirects`))
+          const next = new URL(res.headers.location, target)
+          if (target.protocol === 'https:' && next.protocol === 'http:') return reject(new Error(`${url}: redirected from https to plain http (${next.href}); refused`))
+          return resolve(get(next, hops + 1))
+        }
+        const fetched: Fetched = {status, url: target.href, etag: res.headers.etag, lastModified: res.headers['last-modified']}
+        if (status === 304) {
+          res.resume()
+          return resolve(fetched)
+        }
+        if (status !== 200) {
+          res.resume()
+          return reject(new Error(`${target.href}: HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''}`))
+        }
+        const chunks: Buffer[] = []
+        let size = 0
+        res.on('data', (c: Buffer) => {
+          size += c.length
+          if (size > maxBytes) {
+            req.destroy(new Error(`${target.href}: the body is larger than ${maxBytes} bytes; refused`))
+            return
+          }
+          chunks.push(c)
+        })
+        res.on('end', () => resolve({...fetched, body: Buffer.concat(chunks)}))
+        res.on('error', reject)
+      })
+      req.on('timeout', () => req.destroy(new Error(`${target.href}: no answer within ${Math.round((o.timeoutMs ?? 30_000) / 1000)}s`)))
+      req.on('error', (e) => reject(e.message.startsWith(target.href) ? e : new Error(`${target.href}: ${e.message}`)))
+    })
+  return get(new URL(url), 0)
+}
+
+/** A verified body, or why it does not count. */
+export async function verifiedBody(url: string, body: Buffer, o: RemoteOptions): Promise<{ok: true; signedBy?: string} | {ok: false; why: string}> {
+  if (!o.verifyKeys?.length) return {ok: true}
+  let sig: Fetched
+  try {
+    sig = await fetchUrl(`${url}.sig`, {...o, maxBytes: 64 * 1024})
+  } catch (e) {
+    return {ok: false, why: `no signature: ${(e as Error).message}`}
+  }
+  const v = verifySignature(body, sig.body?.toString('utf8') ?? '', o.verifyKeys)
+  return v.ok ? {ok: true, signedBy: v.key.name} : {ok: false, why: `signature refused: ${v.why}`}
+}
+
+/** The text of a manifest URL, verified when keys are given; or why it cannot be used. */
+export async function readRemote(url: string, o: RemoteOptions): Promise<{text: string} | {error: string}> {
+  try {
+    const f = await fetchUrl(url, o)
+    const body = f.body ?? Buffer.alloc(0)
+    const v = await verifiedBody(url, body, o)
+    if (!v.ok) return {error: v.why}
+    return {text: body.toString('utf8')}
+  } catch (e) {
+    return {error: (e as Error).message}
+  }
+}
