@@ -5,6 +5,7 @@ import {parseDuration} from '../lib/duration.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {checkFolders, DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, defaultOptions, parseListen} from '../daemon/options.js'
 import {podSecurityFlags, podSecurityPolicy} from '../lib/pod-security-flags.js'
+import {remoteFlags, remoteOptions} from '../lib/remote-flags.js'
 
 export default class Daemon extends BaseCommand<typeof Daemon> {
   static override summary = 'Run the pods of a manifest folder and keep them running (static pods); supervise the pods of `podrun apply`.'
@@ -39,6 +40,7 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     'minimum-image-ttl-duration': Flags.string({summary: 'An unused image is kept at least this long after it is first seen.', default: '2m'}),
     ...podSecurityFlags,
     'file-check-delay': Flags.string({summary: 'A changed manifest is applied once it has not changed for this long (write manifests by rename to apply them at once).', default: '1s'}),
+    'verify-key': remoteFlags['verify-key'],
     'insecure-manifest-dir': Flags.boolean({summary: 'Read the manifest folder even when others than root can write it or a file in it (by default, as root, such files and folders are refused).'}),
     'progress-deadline': Flags.string({summary: 'An edited pod of the folder that is not Ready within this long (or crash-loops) is rolled back to its last Ready version.', default: '10m'}),
   }
@@ -73,6 +75,7 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       podSecurity: podSecurityPolicy(flags),
       insecureManifestDir: flags['insecure-manifest-dir'],
       fileCheckDelayMs: ms('file-check-delay'),
+      verifyKeys: remoteOptions({'verify-key': flags['verify-key']}).verifyKeys ?? [],
     })
     if (opts.imageGcLowPercent > opts.imageGcHighPercent) throw new PodrunError('--image-gc-low-threshold must not be above --image-gc-high-threshold', {reason: 'Usage'})
     checkFolders(opts)

@@ -52,7 +52,7 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
   const watchers: DirWatcher[] = []
   try {
     const metrics = new DaemonMetrics()
-    const folder = opts.manifestDir !== undefined ? new ManifestSource(opts.manifestDir, {recursive: opts.recursive, podSecurity: opts.podSecurity, strictModes: !opts.insecureManifestDir && process.geteuid?.() === 0, fileCheckDelayMs: opts.fileCheckDelayMs}) : undefined
+    const folder = opts.manifestDir !== undefined ? new ManifestSource(opts.manifestDir, {recursive: opts.recursive, podSecurity: opts.podSecurity, strictModes: !opts.insecureManifestDir && process.geteuid?.() === 0, fileCheckDelayMs: opts.fileCheckDelayMs, verifyKeys: opts.verifyKeys}) : undefined
     const applied = new AppliedSource(ensureAppliedRoot(), log)
     const connect =
       deps.connect !== undefined

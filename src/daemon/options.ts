@@ -7,6 +7,7 @@ import {PodrunError} from '../lib/errors.js'
 import type {BackoffPolicy} from '../reconcile/plan.js'
 import type {LogLevel} from './log.js'
 import type {PodSecurityPolicy} from '../manifest/pod-security.js'
+import type {VerifyKey} from '../lib/signature.js'
 import {DEFAULT_PARALLEL, DEFAULT_PARALLEL_PULLS} from '../reconcile/limits.js'
 
 export const DEFAULT_MANIFEST_DIR = '/etc/podrun/manifests'
@@ -64,6 +65,8 @@ export interface DaemonOptions {
   insecureManifestDir: boolean
   /** A changed manifest is read once it has been still this long. */
   fileCheckDelayMs: number
+  /** Each manifest must carry a valid signature (FILE.sig) by one of these keys. */
+  verifyKeys: VerifyKey[]
 }
 
 export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
@@ -95,6 +98,7 @@ export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
     podSecurity: o.podSecurity,
     insecureManifestDir: o.insecureManifestDir ?? false,
     fileCheckDelayMs: o.fileCheckDelayMs ?? 1000,
+    verifyKeys: o.verifyKeys ?? [],
   }
 }
 

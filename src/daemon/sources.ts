@@ -15,6 +15,7 @@ import path from 'node:path'
 import type {DesiredPod} from '../model/desired.js'
 import type {DesiredConfigMap, DesiredSecret, Diagnostic, Limits} from '../manifest/types.js'
 import type {PodSecurityPolicy} from '../manifest/pod-security.js'
+import type {VerifyKey} from '../lib/signature.js'
 import {dataLookup} from '../reconcile/data.js'
 import {fileTrust, folderTrust, TRUST_HINT, type TrustProblem} from './manifest-trust.js'
 import type {DataLookup} from '../reconcile/container-config.js'
@@ -72,6 +73,8 @@ export interface SourceOptions {
   strictModes?: boolean
   /** A file is read only once it has not changed for this long (a half-written file is never applied); default 0. */
   fileCheckDelayMs?: number
+  /** Keys one of which must have signed each file (FILE.sig beside it, lib/signature.ts); none: no signatures needed. */
+  verifyKeys?: VerifyKey[]
 }
 
 /** However busy a file is, the folder is read at last after this long. */
@@ -88,6 +91,7 @@ export class ManifestSource {
   private readonly podSecurity?: PodSecurityPolicy
   private readonly strictModes: boolean
   private readonly fileCheckDelayMs: number
+  private readonly verifyKeys: VerifyKey[]
   /** The newest change time seen by the last fingerprint, and since when the folder waits to settle. */
   private newestChangeMs = 0
   private settlingSince: number | undefined
@@ -101,6 +105,7 @@ export class ManifestSource {
     this.podSecurity = opts.podSecurity
     this.strictModes = opts.strictModes ?? process.geteuid?.() === 0
     this.fileCheckDelayMs = opts.fileCheckDelayMs ?? 0
+    this.verifyKeys = opts.verifyKeys ?? []
     this.current = {dir: this.dir, pods: [], data: () => undefined, files: new Map(), dirErrors: [], untrusted: [], generation: 0}
   }
 
@@ -187,7 +192,7 @@ export class ManifestSource {
     this.settlingSince = undefined
     this.fingerprintText = fp
     const {loadDesiredState} = await import('../manifest/index.js')
-    const state = await loadDesiredState([this.dir], {recursive: this.recursive, source: (f) => path.resolve(f), limits: this.limits, podSecurity: this.podSecurity})
+    const state = await loadDesiredState([this.dir], {recursive: this.recursive, source: (f) => path.resolve(f), limits: this.limits, podSecurity: this.podSecurity, remote: {verifyKeys: this.verifyKeys}})
     const untrusted = this.strictModes ? this.trustProblems(state.files) : []
     for (const t of untrusted) {
       state.diagnostics.push({severity: 'error', file: t.folder ? this.dir : t.path, line: 0, col: 0, path: '', message: `untrusted: ${t.path} is ${t.message}; ${TRUST_HINT}`})

@@ -5,7 +5,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
+import {execFileSync} from 'node:child_process'
 import {ManifestSource, manifestErrors} from '../../src/daemon/sources.js'
+import {readVerifyKey} from '../../src/lib/signature.js'
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-sources-'))
 after(() => fs.rmSync(root, {recursive: true, force: true}))
@@ -166,6 +168,33 @@ describe('ManifestSource', () => {
     const second = await s.reload()
     assert.ok(second.read && second.changed)
     assert.deepEqual(images(s), {a: 'busybox:1'})
+  })
+
+  it('--verify-key: each file counts only with a valid FILE.sig; a tampered or unsigned file changes nothing', async () => {
+    const d = folder({'a.yaml': pod('a', 'busybox:1')})
+    const key = path.join(d, '..', `key-${path.basename(d)}`)
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key])
+    const sign = (f: string) => {
+      fs.rmSync(path.join(d, `${f}.sig`), {force: true}) // ssh-keygen does not overwrite a signature
+      execFileSync('ssh-keygen', ['-q', '-Y', 'sign', '-n', 'podrun', '-f', key, path.join(d, f)], {stdio: 'pipe'})
+    }
+    sign('a.yaml')
+    const s = new ManifestSource(d, {verifyKeys: [readVerifyKey(`${key}.pub`)]})
+    await s.reload({force: true})
+    assert.deepEqual(images(s), {a: 'busybox:1'})
+    fs.writeFileSync(path.join(d, 'a.yaml'), pod('a', 'busybox:evil'))
+    fs.writeFileSync(path.join(d, 'b.yaml'), pod('b', 'busybox:1'))
+    await s.reload({force: true})
+    assert.deepEqual(images(s), {a: 'busybox:1'}, 'the last good version stays; the unsigned file runs nothing')
+    const errs = manifestErrors(s.snapshot)
+    assert.match(errs.get(path.join(d, 'a.yaml'))?.join() ?? '', /signature refused: the signature does not match the content/)
+    assert.match(errs.get(path.join(d, 'b.yaml'))?.join() ?? '', /no signature: .*b\.yaml\.sig is missing/)
+    sign('a.yaml')
+    sign('b.yaml')
+    await s.reload({force: true})
+    assert.deepEqual(images(s), {a: 'busybox:evil', b: 'busybox:1'})
+    fs.rmSync(`${key}`)
+    fs.rmSync(`${key}.pub`)
   })
 
   it('a resync without changes reads nothing', async () => {
