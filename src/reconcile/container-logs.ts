@@ -152,6 +152,8 @@ export async function followFile(file: string, offset: number, onLine: (l: LogLi
         const now = await fs.stat(file).catch(() => undefined)
         const cur = fh ? await fh.stat().catch(() => undefined) : undefined
         if (now && (!cur || now.ino !== cur.ino || now.dev !== cur.dev)) {
+          // What was written between the last read and the rename is still in the old file.
+          while (await drain());
           await fh?.close()
           fh = undefined
           pos = 0
