@@ -410,16 +410,18 @@ describe('a daemon without a manifest folder supervises the pods of `podrun appl
     await fake?.close()
   })
 
-  /** What `podrun apply` does: record, then converge (here: one pass). */
+  /** What `podrun apply` does: take each pod's lease (the daemon keeps off), record, converge (here: one pass). */
   async function applyLike(text: string): Promise<void> {
     const state = desiredStateFromTexts([{file: 'a.yaml', text}], {source: () => 'apply'})
+    const leases = await Promise.all(state.pods.map((p) => acquireLease(podLeaseName(p.key))))
     recordApplied(state.pods, state.configMaps, state.secrets)
     const cri = await connectCri({endpoint: fake.endpoint})
     try {
       const r = await reconcilePass(state.pods, {cri, host, data: () => undefined, parallel: 2, prune: () => false})
-      assert.ok(r.results.every((x) => x.ok))
+      assert.ok(r.results.every((x) => x.ok), JSON.stringify(r.results))
     } finally {
       cri.close()
+      for (const l of leases) await l.release()
     }
   }
 
