@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {connect} from '../lib/connect.js'
 import {formatBytes} from '../manifest/load.js'
-import {cgroupRoot, containerLogLinkRoot, logRoot, podRoot} from '../lib/paths.js'
 
 export default class Prune extends BaseCommand<typeof Prune> {
   static override summary = "Remove what podrun's pods left behind, as the kubelet's garbage collection would."
@@ -19,15 +18,12 @@ export default class Prune extends BaseCommand<typeof Prune> {
 
   async run(): Promise<void> {
     const {flags} = this
-    const {carryOut, knownPods, listPlan, planCollection} = await import('../reconcile/garbage-collect.js')
+    const {appliedKnown, carryOut, hostRoots, knownPods, listPlan, planCollection} = await import('../reconcile/garbage-collect.js')
     const cri = await connect({endpoint: flags['runtime-endpoint'], timeoutMs: this.callTimeoutMs})
     try {
       const o = {
-        logRoot: logRoot(),
-        linkRoot: containerLogLinkRoot(),
-        podRoot: podRoot(),
-        cgroupRoot: cgroupRoot(),
-        ...knownPods(),
+        ...hostRoots(),
+        ...knownPods(appliedKnown()),
         imagePolicy: {mode: flags.images ? ('all' as const) : ('none' as const)},
       }
       const {plan, sandboxes} = await planCollection(cri, o)

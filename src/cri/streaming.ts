@@ -23,6 +23,29 @@ export const enum ExecChannel {
   resize = 4,
 }
 
+/** Past this many unsent bytes on a socket, what feeds it is paused until it drains. */
+const HIGH_WATER = 1 << 20
+
+/** A reader's data sent on a socket (`write`), the reader paused while too much waits to be sent. */
+export function sendPaced(src: {pause(): void; resume(): void; isPaused(): boolean}, write: (data: Buffer, done: () => void) => void, buffered: () => number): (data: Buffer) => void {
+  return (data) => {
+    write(data, () => {
+      if (src.isPaused() && buffered() < HIGH_WATER) src.resume()
+    })
+    if (buffered() >= HIGH_WATER) src.pause()
+  }
+}
+
+/** A socket's data written to `dest`, the socket held while `dest` is full (a terminal or pipe slower than the network). */
+export function receivePaced(dest: NodeJS.WritableStream, socket: () => {pause(): void; resume(): void} | undefined): (data: Buffer) => void {
+  return (data) => {
+    if (!dest.write(data)) {
+      socket()?.pause()
+      dest.once('drain', () => socket()?.resume())
+    }
+  }
+}
+
 /** The status the server sends on channel 3 when the command has ended. */
 export interface StreamStatus {
   status?: string

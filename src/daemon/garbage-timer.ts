@@ -4,9 +4,9 @@
 // first seen less than --minimum-image-ttl-duration ago (the kubelet's image GC). One pass at a
 // time; a pass that fails is logged and the next one tries again.
 import type {CriClient} from '../cri/client.js'
-import {carryOut, imageFsUsage, knownPods, planCollection} from '../reconcile/garbage-collect.js'
-import {normalizeImageRef} from '../reconcile/garbage.js'
-import {cgroupRoot, containerLogLinkRoot, logRoot, podRoot} from '../lib/paths.js'
+import {carryOut, hostRoots, imageFsUsage, knownPods, planCollection} from '../reconcile/garbage-collect.js'
+import {imagesInUse, isUsed} from '../reconcile/garbage.js'
+import type {Container, Image} from '../gen/runtime/v1/api.js'
 import type {Logger} from './log.js'
 import type {DaemonMetrics} from './metrics.js'
 import type {DaemonOptions} from './options.js'
@@ -37,15 +37,12 @@ export class GarbageCollector {
     this.running = true
     const now = this.d.now?.() ?? Date.now()
     try {
-      await this.noteImages(cri, now)
       const usage = await imageFsUsage(cri)
       if (usage) this.d.metrics?.imageFsUsage.set({}, Math.round((1 - usage.availableBytes / usage.capacityBytes) * 1000) / 1000)
       const o = {
-        logRoot: logRoot(),
-        linkRoot: containerLogLinkRoot(),
-        podRoot: podRoot(),
-        cgroupRoot: cgroupRoot(),
+        ...hostRoots(),
         ...knownPods(this.d.wanted()),
+        onListed: (images: Image[], containers: Container[]) => this.noteImages(images, containers, now),
         imagePolicy: {mode: 'threshold' as const, highPercent: this.opts.imageGcHighPercent, lowPercent: this.opts.imageGcLowPercent, usage, lastUsed: this.lastUsed, firstSeen: this.firstSeen, minAgeMs: this.opts.imageMinAgeMs},
         now,
       }
@@ -62,14 +59,13 @@ export class GarbageCollector {
     }
   }
 
-  /** Which images exist and which are in use now, for the least-recently-used order and the minimum age. */
-  private async noteImages(cri: CriClient, now: number): Promise<void> {
-    const [images, containers] = await Promise.all([cri.listImages(), cri.listContainers({})])
-    const inUse = new Set(containers.flatMap((c) => [c.imageRef, c.image?.image ?? ''].map((r) => (r.startsWith('sha256:') ? r : normalizeImageRef(r)))))
+  /** Which images exist and which are in use now (from the pass's own listing), for the least-recently-used order and the minimum age. */
+  private noteImages(images: Image[], containers: Container[], now: number): void {
+    const inUse = imagesInUse(containers)
     const ids = new Set(images.map((i) => i.id))
     for (const i of images) {
       if (!this.firstSeen.has(i.id)) this.firstSeen.set(i.id, now)
-      if (inUse.has(i.id) || [...i.repoTags, ...i.repoDigests].some((t) => inUse.has(normalizeImageRef(t)))) this.lastUsed.set(i.id, now)
+      if (isUsed(i, inUse)) this.lastUsed.set(i.id, now)
     }
     for (const id of this.firstSeen.keys()) if (!ids.has(id)) this.firstSeen.delete(id)
     for (const id of this.lastUsed.keys()) if (!ids.has(id)) this.lastUsed.delete(id)

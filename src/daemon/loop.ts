@@ -198,7 +198,7 @@ export class ReconcileLoop {
   private gcTimer: NodeJS.Timeout | undefined
   private garbage: GarbageCollector | undefined
 
-  /** The daemon's pods and the images they name: garbage collection keeps them. */
+  /** The daemon's pods (its folder's and the applied ones) and the images they name: garbage collection keeps them. */
   private wantedForGc(): {keys: Set<string>; images: Set<string>} {
     const keys = this.sources.keys()
     const images = new Set<string>()

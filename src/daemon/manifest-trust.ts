@@ -15,7 +15,7 @@ export interface TrustProblem {
 
 const describeMode = (mode: number): string => `0${(mode & 0o7777).toString(8)}`
 
-function problemOf(p: string, st: fs.Stats, uid: number): string | undefined {
+function problemOf(st: fs.Stats, uid: number): string | undefined {
   if (st.uid !== 0 && st.uid !== uid) return `owned by uid ${st.uid}, not by root`
   if (st.mode & 0o022) return `writable by ${st.mode & 0o020 ? 'its group' : ''}${(st.mode & 0o020) && (st.mode & 0o002) ? ' and ' : ''}${st.mode & 0o002 ? 'others' : ''} (mode ${describeMode(st.mode)})`
   return undefined
@@ -40,12 +40,12 @@ export function folderTrust(dir: string, uid = process.geteuid?.() ?? 0): TrustP
       // The folder given may be a link (a common layout); its target is what is read and checked.
       const target = fs.realpathSync(cur)
       const parent = path.dirname(cur)
-      const why = problemOf(parent, fs.lstatSync(parent), uid)
+      const why = problemOf(fs.lstatSync(parent), uid)
       if (why) out.push({path: parent, message: why, folder: true})
       return [...out, ...folderTrust(target, uid)]
     }
     const stickyAbove = cur !== start && st.uid === 0 && (st.mode & 0o1000) !== 0
-    const why = stickyAbove ? undefined : problemOf(cur, st, uid)
+    const why = stickyAbove ? undefined : problemOf(st, uid)
     if (why) out.push({path: cur, message: why, folder: true})
     const up = path.dirname(cur)
     if (up === cur) break
@@ -67,7 +67,7 @@ export function fileTrust(file: string, dir: string, uid = process.geteuid?.() ?
     return [] // gone since it was listed: the next read sees it
   }
   if (!st.isSymbolicLink()) {
-    const why = problemOf(file, st, uid)
+    const why = problemOf(st, uid)
     return why ? [{path: file, message: why, folder: false}] : []
   }
   let target: string
@@ -78,7 +78,7 @@ export function fileTrust(file: string, dir: string, uid = process.geteuid?.() ?
     return []
   }
   const out: TrustProblem[] = []
-  const why = problemOf(target, st, uid)
+  const why = problemOf(st, uid)
   if (why) out.push({path: file, message: `a link to ${target}, which is ${why}`, folder: false})
   const rel = path.relative(dir, target)
   if (rel.startsWith('..') || path.isAbsolute(rel)) {

@@ -92,8 +92,7 @@ export class ManifestSource {
   private readonly strictModes: boolean
   private readonly fileCheckDelayMs: number
   private readonly verifyKeys: VerifyKey[]
-  /** The newest change time seen by the last fingerprint, and since when the folder waits to settle. */
-  private newestChangeMs = 0
+  /** Since when the folder waits for its files to settle. */
   private settlingSince: number | undefined
   private fingerprintText: string | undefined
   private current: SourceSnapshot
@@ -123,9 +122,10 @@ export class ManifestSource {
   /**
    * A cheap summary of the folder: changes when any manifest file (or what a symlink points at)
    * does. Synchronous on purpose: a hundred stat calls take well under a millisecond on a local
-   * folder, while as many thread-pool round trips would each wake the process up.
+   * folder, while as many thread-pool round trips would each wake the process up. With it, the
+   * newest change time of a file (for --file-check-delay).
    */
-  fingerprint(): string {
+  fingerprint(): {text: string; newestChangeMs: number} {
     const parts: string[] = []
     let newest = 0
     const walk = (dir: string, depth: number): void => {
@@ -157,8 +157,7 @@ export class ManifestSource {
     } catch (e) {
       parts.push(`!${(e as NodeJS.ErrnoException).code ?? 'ERR'}`)
     }
-    this.newestChangeMs = newest
-    return parts.join('\n')
+    return {text: parts.join('\n'), newestChangeMs: newest}
   }
 
   /** What in the folder others than root could have written: the folder and those above it, each file and the folders between. */
@@ -180,12 +179,12 @@ export class ManifestSource {
    * computes the new desired state with the last-good rule.
    */
   async reload(opts: {force?: boolean} = {}): Promise<ReloadResult> {
-    const fp = this.fingerprint()
+    const {text: fp, newestChangeMs} = this.fingerprint()
     if (!opts.force && fp === this.fingerprintText) return {read: false, changed: false, changes: [], snapshot: this.current}
     // Only whole files: one written a moment ago may still be being written. Wait until every
     // file has been still for the delay (within a bound), then read.
     const now = Date.now()
-    const unsettled = this.newestChangeMs + this.fileCheckDelayMs - now
+    const unsettled = newestChangeMs + this.fileCheckDelayMs - now
     if (this.fileCheckDelayMs > 0 && unsettled > 0 && now - (this.settlingSince ??= now) < MAX_STABILITY_WAIT_MS) {
       return {read: false, changed: false, changes: [], snapshot: this.current, retryInMs: Math.ceil(unsettled) + 10}
     }

@@ -74,6 +74,12 @@ export function readVerifyKey(file: string): VerifyKey {
   }
 }
 
+/** Why `signature` does not make `message` count ("signature refused: ..."), or undefined when it does. */
+export function signatureProblem(message: Buffer, signature: string, keys: VerifyKey[]): string | undefined {
+  const v = verifySignature(message, signature, keys)
+  return v.ok ? undefined : `signature refused: ${v.why}`
+}
+
 /**
  * Whether `signature` (the armored text ssh-keygen -Y sign writes) is a valid signature of
  * `message` under the podrun namespace by one of `keys`. Returns the key that signed, or why not.

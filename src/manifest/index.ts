@@ -21,7 +21,7 @@ import {judgePod} from './pod-security.js'
 import {DEFAULT_LIMITS, type DesiredState, type Diagnostic, type Limits, type LoadOptions} from './types.js'
 import {parseYamlDocuments} from './yaml-positions.js'
 import {readFileSync} from 'node:fs'
-import type {VerifyKey} from '../lib/signature.js'
+import {signatureProblem, type VerifyKey} from '../lib/signature.js'
 import {objectKey} from '../model/desired.js'
 
 export type {Diagnostic, DesiredState, LoadOptions, Limits, DesiredConfigMap, DesiredSecret, Severity} from './types.js'
@@ -33,7 +33,7 @@ export {renderStandaloneTable, STANDALONE_RULES} from './standalone.js'
 export async function loadDesiredState(paths: string[], opts: LoadOptions = {}): Promise<DesiredState> {
   const limits: Limits = {...DEFAULT_LIMITS, ...opts.limits}
   const diagnostics: Diagnostic[] = []
-  // URLs are read with remote.ts (loaded only then: http, tls and crypto cost start-up time).
+  // URLs are read with remote.ts (loaded only then: http and tls cost start-up time).
   const isUrl = (p: string) => /^https?:\/\//i.test(p)
   const urls = paths.filter(isUrl)
   const local = paths.filter((p) => !isUrl(p))
@@ -41,11 +41,10 @@ export async function loadDesiredState(paths: string[], opts: LoadOptions = {}):
   diagnostics.push(...collected.diagnostics)
   const texts: Array<{file: string; text?: string}> = []
   const keys = opts.remote?.verifyKeys ?? []
-  const verifySignature = keys.length > 0 ? (await import('../lib/signature.js')).verifySignature : undefined
   for (const file of collected.files) {
     const read = await readInput(file, {limits, stdin: opts.stdin})
     // With --verify-key, a file counts only with a valid signature beside it (FILE.sig).
-    const unsigned = 'text' in read && keys.length > 0 ? localSignatureProblem(file.absolute, read.text, keys, verifySignature!) : undefined
+    const unsigned = 'text' in read && keys.length > 0 ? localSignatureProblem(file.absolute, read.text, keys) : undefined
     if ('diagnostic' in read || unsigned) {
       diagnostics.push('diagnostic' in read ? read.diagnostic : {severity: 'error', file: file.display, line: 0, col: 0, path: '', message: unsigned!})
       texts.push({file: file.display})
@@ -129,7 +128,7 @@ function desiredStateOf(
 }
 
 /** Why a local file's signature (FILE.sig beside it) does not make it count, or undefined when it does. */
-function localSignatureProblem(file: string | undefined, text: string, keys: VerifyKey[], verifySignature: typeof import('../lib/signature.js').verifySignature): string | undefined {
+function localSignatureProblem(file: string | undefined, text: string, keys: VerifyKey[]): string | undefined {
   if (file === undefined) return 'stdin cannot be signed: give files or URLs with --verify-key'
   let sig: string
   try {
@@ -137,6 +136,5 @@ function localSignatureProblem(file: string | undefined, text: string, keys: Ver
   } catch {
     return `no signature: ${file}.sig is missing (sign with: ssh-keygen -Y sign -n podrun -f KEY ${file})`
   }
-  const v = verifySignature(Buffer.from(text), sig, keys)
-  return v.ok ? undefined : `signature refused: ${v.why}`
+  return signatureProblem(Buffer.from(text), sig, keys)
 }

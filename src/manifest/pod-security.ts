@@ -275,5 +275,3 @@ export function renderPodSecurityTable(): string {
   const rows = POD_SECURITY_CONTROLS.map((c) => `| ${c.level} | ${c.name} | ${c.fields} | ${c.allowed} |`)
   return ['| refused from | control | fields | allowed values |', '|---|---|---|---|', ...rows].join('\n') + '\n'
 }
-
-export const isPodSecurityLevel = (v: unknown): v is PodSecurityLevel => typeof v === 'string' && (POD_SECURITY_LEVELS as readonly string[]).includes(v)

@@ -8,7 +8,7 @@ import fs from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import tls from 'node:tls'
-import {type VerifyKey, verifySignature} from '../lib/signature.js'
+import {signatureProblem, type VerifyKey} from '../lib/signature.js'
 
 export interface RemoteOptions {
   /** PEM files of CAs trusted beside the system's. */
@@ -89,16 +89,16 @@ export function fetchUrl(url: string, o: RemoteOptions, conditional: {etag?: str
 }
 
 /** A verified body, or why it does not count. */
-export async function verifiedBody(url: string, body: Buffer, o: RemoteOptions): Promise<{ok: true; signedBy?: string} | {ok: false; why: string}> {
-  if (!o.verifyKeys?.length) return {ok: true}
+/** Why a body does not count under --verify-key (its URL.sig missing or refused), or undefined when it does. */
+export async function unverifiedBody(url: string, body: Buffer, o: RemoteOptions): Promise<string | undefined> {
+  if (!o.verifyKeys?.length) return undefined
   let sig: Fetched
   try {
     sig = await fetchUrl(`${url}.sig`, {...o, maxBytes: 64 * 1024})
   } catch (e) {
-    return {ok: false, why: `no signature: ${(e as Error).message}`}
+    return `no signature: ${(e as Error).message}`
   }
-  const v = verifySignature(body, sig.body?.toString('utf8') ?? '', o.verifyKeys)
-  return v.ok ? {ok: true, signedBy: v.key.name} : {ok: false, why: `signature refused: ${v.why}`}
+  return signatureProblem(body, sig.body?.toString('utf8') ?? '', o.verifyKeys)
 }
 
 /** The text of a manifest URL, verified when keys are given; or why it cannot be used. */
@@ -106,8 +106,8 @@ export async function readRemote(url: string, o: RemoteOptions): Promise<{text: 
   try {
     const f = await fetchUrl(url, o)
     const body = f.body ?? Buffer.alloc(0)
-    const v = await verifiedBody(url, body, o)
-    if (!v.ok) return {error: v.why}
+    const why = await unverifiedBody(url, body, o)
+    if (why) return {error: why}
     return {text: body.toString('utf8')}
   } catch (e) {
     return {error: (e as Error).message}

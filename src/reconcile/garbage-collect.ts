@@ -8,7 +8,8 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import type {Pod} from 'kubernetes-types/core/v1.js'
 import type {CriClient} from '../cri/client.js'
-import {joinInside} from '../lib/paths.js'
+import type {Container, Image} from '../gen/runtime/v1/api.js'
+import {cgroupRoot, containerLogLinkRoot, joinInside, logRoot, podRoot} from '../lib/paths.js'
 import {annotationJson, Annotation, Label} from './labels.js'
 import {GONE, type GarbagePlan, type ImagePolicy, type LogDir, type LogLink, planGarbage} from './garbage.js'
 import {tolerateGone} from './execute.js'
@@ -28,20 +29,32 @@ export interface CollectOptions {
   wantedImages: Set<string>
   imagePolicy: ImagePolicy
   now?: number
+  /** Sees the pass's listing of images and containers before the plan is made (the daemon's image ages). */
+  onListed?: (images: Image[], containers: Container[]) => void
+}
+
+/** Where podrun keeps what garbage collection looks at on the host (lib/paths.ts). */
+export function hostRoots(): Pick<CollectOptions, 'logRoot' | 'linkRoot' | 'podRoot' | 'cgroupRoot'> {
+  return {logRoot: logRoot(), linkRoot: containerLogLinkRoot(), podRoot: podRoot(), cgroupRoot: cgroupRoot()}
+}
+
+/** The pods `apply` recorded ("namespace/name") and the images they name: what `prune` knows without a daemon. */
+export function appliedKnown(root?: string): {keys: Set<string>; images: Set<string>} {
+  const applied = appliedPods(root)
+  return {
+    keys: new Set(applied.map((p) => `${p.namespace}/${p.name}`)),
+    images: new Set(applied.flatMap((p) => [...p.initContainers, ...p.containers].map((c) => c.image))),
+  }
 }
 
 /**
- * Which pods still exist for someone, and the images they name: a pod of `apply` while its
- * applied record is there, a pod of a manifest folder while its file is (the daemon, when it
- * runs, adds what it wants beside).
+ * Which pods still exist for someone, and the images they name: the known pods (apply's records,
+ * or the daemon's, which hold them too), and a pod of a manifest folder while its file is there.
  */
-export function knownPods(extra: {keys?: Set<string>; images?: Set<string>} = {}, root?: string): Pick<CollectOptions, 'podExists' | 'wantedImages'> {
-  const applied = appliedPods(root)
-  const keys = new Set([...applied.map((p) => `${p.namespace}/${p.name}`), ...(extra.keys ?? [])])
-  const wantedImages = new Set([...applied.flatMap((p) => [...p.initContainers, ...p.containers].map((c) => c.image)), ...(extra.images ?? [])])
+export function knownPods(known: {keys: Set<string>; images: Set<string>}): Pick<CollectOptions, 'podExists' | 'wantedImages'> {
   return {
-    wantedImages,
-    podExists: (p) => keys.has(`${p.namespace}/${p.name}`) || (p.source !== APPLY_SOURCE && path.isAbsolute(p.source) && existsSync(p.source)),
+    wantedImages: known.images,
+    podExists: (p) => known.keys.has(`${p.namespace}/${p.name}`) || (p.source !== APPLY_SOURCE && path.isAbsolute(p.source) && existsSync(p.source)),
   }
 }
 
@@ -107,6 +120,7 @@ export async function planCollection(cri: CriClient, o: CollectOptions): Promise
     sandboxImage(cri),
     o.imagePolicy.mode === 'threshold' && !o.imagePolicy.usage ? imageFsUsage(cri) : Promise.resolve(undefined),
   ])
+  o.onListed?.(images, containers)
   const wantedImages = new Set(o.wantedImages)
   if (pause) wantedImages.add(pause)
   const plan = planGarbage({

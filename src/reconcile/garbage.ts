@@ -155,13 +155,8 @@ export function planGarbage(input: GarbageInput): GarbagePlan {
 function planImages(input: GarbageInput, staying: Container[]): GarbagePlan['images'] {
   const p = input.imagePolicy
   if (p.mode === 'none') return []
-  const used = new Set<string>()
-  for (const c of staying) {
-    for (const r of [c.imageRef, c.image?.image, c.image?.userSpecifiedImage]) if (r) used.add(r.startsWith('sha256:') ? r : normalizeImageRef(r))
-  }
-  for (const r of input.wantedImages) used.add(normalizeImageRef(r))
-  const names = (i: Image) => [i.id, ...[...i.repoTags, ...i.repoDigests].map(normalizeImageRef)]
-  const unused = input.images.filter((i) => !i.pinned && !names(i).some((n) => used.has(n)))
+  const used = imagesInUse(staying, input.wantedImages)
+  const unused = input.images.filter((i) => !i.pinned && !isUsed(i, used))
   const ref = (i: Image) => i.repoTags[0] ?? i.repoDigests[0] ?? i.id
   if (p.mode === 'all') return unused.map((i) => ({id: i.id, ref: ref(i), size: Number(i.size), why: 'no container uses it'}))
   const usage = p.usage
@@ -181,6 +176,21 @@ function planImages(input: GarbageInput, staying: Container[]): GarbagePlan['ima
     toFree -= Number(i.size)
   }
   return out
+}
+
+/** Every name the containers' images go by (ids and full references), and those of `wanted` references. */
+export function imagesInUse(containers: Container[], wanted: Iterable<string> = []): Set<string> {
+  const used = new Set<string>()
+  for (const c of containers) {
+    for (const r of [c.imageRef, c.image?.image, c.image?.userSpecifiedImage]) if (r) used.add(r.startsWith('sha256:') ? r : normalizeImageRef(r))
+  }
+  for (const r of wanted) used.add(normalizeImageRef(r))
+  return used
+}
+
+/** Whether an image goes by one of the names in use (its id, a tag or a digest). */
+export function isUsed(i: Image, used: Set<string>): boolean {
+  return used.has(i.id) || [...i.repoTags, ...i.repoDigests].some((t) => used.has(normalizeImageRef(t)))
 }
 
 /** An image reference in full, as the runtime names it: `busybox` is `docker.io/library/busybox:latest`. */

@@ -3,7 +3,7 @@
 // PortForward) and opens its own stream, so one slow connection never holds another.
 import net from 'node:net'
 import type {CriClient} from '../cri/client.js'
-import {openPortStream} from '../cri/streaming.js'
+import {openPortStream, receivePaced, sendPaced} from '../cri/streaming.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
 import {observe} from './observe.js'
 import {podAsRecorded} from './pod-record.js'
@@ -108,6 +108,7 @@ export async function forwardPorts(
 
 /** One local connection joined to a new stream to the pod's port. */
 function connectOne(cri: CriClient, sandboxId: string, port: number, socket: net.Socket, note: (text: string) => void): void {
+  let stream: {pause(): void; resume(): void} | undefined
   socket.pause()
   socket.on('error', () => socket.destroy())
   const fail = (e: unknown): void => {
@@ -118,12 +119,7 @@ function connectOne(cri: CriClient, sandboxId: string, port: number, socket: net
     .portForward(sandboxId, [port])
     .then((url) =>
       openPortStream(url, port, {
-        data: (d) => {
-          if (!socket.write(d)) {
-            stream?.pause()
-            socket.once('drain', () => stream?.resume())
-          }
-        },
+        data: receivePaced(socket, () => stream),
         error: (text) => note(`error: forwarding to port ${port}: ${text}`),
         // The pod's side closed: finish sending what is written, then close.
         closed: () => socket.end(),
@@ -131,16 +127,10 @@ function connectOne(cri: CriClient, sandboxId: string, port: number, socket: net
     )
     .then((s) => {
       stream = s
-      socket.on('data', (d: Buffer) => {
-        s.write(d, () => {
-          if (socket.isPaused() && s.buffered() < 1 << 20) socket.resume()
-        })
-        if (s.buffered() >= 1 << 20) socket.pause()
-      })
+      socket.on('data', sendPaced(socket, (d, done) => s.write(d, done), () => s.buffered()))
       // The protocol cannot half-close: a client that ends its side waits for the pod's answer.
       socket.once('close', () => s.close())
       socket.resume()
     })
     .catch(fail)
-  let stream: {pause(): void; resume(): void} | undefined
 }
