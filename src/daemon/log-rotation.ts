@@ -17,6 +17,23 @@ export interface RotationPolicy {
 }
 
 const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
+const stampTime = (s: string): number => Date.UTC(+s.slice(0, 4), +s.slice(4, 6) - 1, +s.slice(6, 8), +s.slice(9, 11), +s.slice(11, 13), +s.slice(13, 15))
+
+/**
+ * The name for the next rotated file: its time stamp, or one second past the newest rotated file
+ * when that is not older (two rotations in one second). Readers order rotated files by name, and a
+ * line cut by a rotation (a partial record at the end of one file) goes on in the next one, so a
+ * name out of order would join it to the wrong lines, or trim the newest file first.
+ */
+export async function nextRotatedName(logPath: string, now: Date): Promise<string> {
+  const newest = (await rotatedLogs(logPath)).at(-1)
+  let t = Math.floor(now.getTime() / 1000) * 1000
+  if (newest) {
+    const last = stampTime(newest.slice(logPath.length + 1, logPath.length + 16))
+    if (last >= t) t = last + 1000
+  }
+  return `${logPath}.${stamp(new Date(t))}`
+}
 
 async function gzip(file: string): Promise<void> {
   const tmp = `${file}.gz.tmp`
@@ -29,8 +46,7 @@ async function gzip(file: string): Promise<void> {
 export async function rotateIfNeeded(cri: CriClient, c: {id: string; logPath: string}, p: RotationPolicy, now = new Date()): Promise<boolean> {
   const st = await fs.stat(c.logPath).catch(() => undefined)
   if (!st || st.size < p.maxBytes) return false
-  let target = `${c.logPath}.${stamp(now)}`
-  if (await fs.stat(target).catch(() => undefined)) target = `${c.logPath}.${stamp(new Date(now.getTime() + 1000))}`
+  const target = await nextRotatedName(c.logPath, now)
   await fs.rename(c.logPath, target)
   try {
     await cri.reopenContainerLog(c.id)

@@ -61,3 +61,28 @@ test('a runtime that does not reopen gets its file back', async () => {
     fs.rmSync(dir, {recursive: true, force: true})
   }
 })
+
+test('rotations in one second keep their files in order, and a line cut by a rotation is read whole', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podrun-rot-'))
+  const log = path.join(dir, '0.log')
+  // As containerd does on a reopen: a line cut at the switch ends the old file as a partial record.
+  const cri = {reopenContainerLog: async () => fs.writeFileSync(log, '')} as unknown as CriClient
+  const t = (i: number) => `2026-12-03T10:00:00.${String(i).padStart(9, '0')}Z`
+  try {
+    const now = new Date(Date.UTC(2026, 11, 3, 10, 0, 5, 100))
+    for (let round = 0; round < 4; round++) {
+      fs.appendFileSync(log, `${t(round)} stdout F round ${round} ${'x'.repeat(2000)}\n${t(round)} stdout P head-${round}-\n`)
+      assert.equal(await rotateIfNeeded(cri, {id: 'c1', logPath: log}, {maxBytes: 1024, maxFiles: 5}, now), true)
+      fs.appendFileSync(log, `${t(round)} stdout F tail-${round}\n`)
+    }
+    fs.appendFileSync(log, `${t(9)} stdout F end\n`)
+    const names = (await rotatedLogs(log)).map((f) => path.basename(f))
+    assert.deepEqual(names, ['0.log.20261203-100005.gz', '0.log.20261203-100006.gz', '0.log.20261203-100007.gz', '0.log.20261203-100008'])
+    const got = linesOf((await tailWithRotated(log, 3)).records).map((l) => l.text)
+    assert.deepEqual(got, [`round 3 ${'x'.repeat(2000)}`, 'head-3-tail-3', 'end'])
+    const all = linesOf((await tailWithRotated(log, 100)).records).map((l) => l.text.slice(0, 14))
+    assert.deepEqual(all, ['round 0 xxxxxx', 'head-0-tail-0', 'round 1 xxxxxx', 'head-1-tail-1', 'round 2 xxxxxx', 'head-2-tail-2', 'round 3 xxxxxx', 'head-3-tail-3', 'end'])
+  } finally {
+    fs.rmSync(dir, {recursive: true, force: true})
+  }
+})
