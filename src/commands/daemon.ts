@@ -3,18 +3,21 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../lib/base-command.js'
 import {parseDuration} from '../lib/duration.js'
 import {ExitCode, PodrunError} from '../lib/errors.js'
-import {checkFolders, DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, defaultOptions, parseListen} from '../daemon/options.js'
+import {checkFolders, checkUrls, DEFAULT_MANIFEST_DIR, DEFAULT_STATE_DIR, defaultOptions, parseListen} from '../daemon/options.js'
+import {sourceName} from '../daemon/url-source.js'
+import {POD_SECURITY_LEVELS, type PodSecurityLevel} from '../manifest/pod-security.js'
 import {podSecurityFlags, podSecurityPolicy} from '../lib/pod-security-flags.js'
 import {remoteFlags, remoteOptions} from '../lib/remote-flags.js'
 
 export default class Daemon extends BaseCommand<typeof Daemon> {
   static override summary = 'Run the pods of a manifest folder and keep them running (static pods); supervise the pods of `podrun apply`.'
   static override description =
-    'Supervises every pod podrun manages: the pods of a manifest folder (--manifest-dir) and those `podrun apply` recorded. Watches the folder and keeps the runtime converged to it: restarts what exits per restartPolicy with crash-loop back-off, replaces what changed, removes what was removed, and keeps the last good version of a manifest that becomes invalid. Applied pods are restarted per restartPolicy and brought back after a power cut, never changed or pruned (apply and delete do that). Restarting the daemon restarts no container. Serves /healthz, /readyz, /metrics and /api/v1/pods on a unix socket in the state folder. SIGTERM or SIGINT: finish the current step and exit, leaving the pods running (--stop-pods-on-exit to delete them); SIGHUP: read the folder again.'
+    'Supervises every pod podrun manages: the pods of a manifest folder (--manifest-dir) and of manifest URLs (--manifest-url), and those `podrun apply` recorded. Watches the folder and keeps the runtime converged to it: restarts what exits per restartPolicy with crash-loop back-off, replaces what changed, removes what was removed, and keeps the last good version of a manifest that becomes invalid. Applied pods are restarted per restartPolicy and brought back after a power cut, never changed or pruned (apply and delete do that). Restarting the daemon restarts no container. Serves /healthz, /readyz, /metrics and /api/v1/pods on a unix socket in the state folder. SIGTERM or SIGINT: finish the current step and exit, leaving the pods running (--stop-pods-on-exit to delete them); SIGHUP: read the folder again.'
   static override examples = [
     '<%= config.bin %> daemon',
     '<%= config.bin %> daemon --manifest-dir /etc/podrun/manifests --listen 127.0.0.1:9464',
     '<%= config.bin %> daemon --manifest-dir ./manifests --state-dir /tmp/podrun --log-level debug',
+    '<%= config.bin %> daemon --manifest-url https://config.example.com/devices/gw1.yaml --verify-key /etc/podrun/fleet.pub',
   ]
   static override flags = {
     'manifest-dir': Flags.string({char: 'd', summary: `Folder of Pod manifests to run (e.g. ${DEFAULT_MANIFEST_DIR}). Without it the daemon supervises the pods of \`podrun apply\` only.`}),
@@ -41,6 +44,19 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     ...podSecurityFlags,
     'file-check-delay': Flags.string({summary: 'A changed manifest is applied once it has not changed for this long (write manifests by rename to apply them at once).', default: '1s'}),
     'verify-key': remoteFlags['verify-key'],
+    'manifest-url': Flags.string({
+      summary: 'A URL of Pod manifests to run (one or more YAML documents or a List), polled for changes (repeatable; beside or instead of --manifest-dir). Its last good copy is kept on disk: with the server down at boot, its pods run from it.',
+      multiple: true,
+    }),
+    'manifest-url-header': remoteFlags['manifest-url-header'],
+    'manifest-url-ca': remoteFlags['manifest-url-ca'],
+    'allow-http': remoteFlags['allow-http'],
+    'url-check-period': Flags.string({summary: 'How often each manifest URL is polled (a 304 costs nearly nothing); on failures the delay doubles, up to 5m.', default: '20s'}),
+    'manifest-url-pod-security': Flags.string({
+      summary: 'Pod Security Standard enforced on the pods of --manifest-url (a server taken over must not start a privileged pod); --allowed-host-paths and --allowed-host-ports apply too.',
+      options: [...POD_SECURITY_LEVELS],
+      default: 'baseline',
+    }),
     'insecure-manifest-dir': Flags.boolean({summary: 'Read the manifest folder even when others than root can write it or a file in it (by default, as root, such files and folders are refused).'}),
     'progress-deadline': Flags.string({summary: 'An edited pod of the folder that is not Ready within this long (or crash-loops) is rolled back to its last Ready version.', default: '10m'}),
   }
@@ -49,6 +65,8 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
     const {flags} = this
     const {runDaemon} = await import('../daemon/daemon.js')
     const ms = (name: keyof typeof flags) => parseDuration(String(flags[name]), `--${name}`)
+    const podSecurity = podSecurityPolicy(flags)
+    const remote = remoteOptions(flags)
     const opts = defaultOptions({
       manifestDir: flags['manifest-dir'],
       recursive: flags.recursive,
@@ -72,13 +90,19 @@ export default class Daemon extends BaseCommand<typeof Daemon> {
       imageGcHighPercent: flags['image-gc-high-threshold'],
       imageGcLowPercent: flags['image-gc-low-threshold'],
       imageMinAgeMs: ms('minimum-image-ttl-duration'),
-      podSecurity: podSecurityPolicy(flags),
+      podSecurity,
       insecureManifestDir: flags['insecure-manifest-dir'],
       fileCheckDelayMs: ms('file-check-delay'),
-      verifyKeys: remoteOptions({'verify-key': flags['verify-key']}).verifyKeys ?? [],
+      verifyKeys: remote.verifyKeys ?? [],
+      manifestUrls: flags['manifest-url'] ?? [],
+      remote: {headers: remote.headers, caFiles: remote.caFiles, allowHttp: remote.allowHttp},
+      urlCheckMs: ms('url-check-period'),
+      urlPodSecurity: {...podSecurity, enforce: flags['manifest-url-pod-security'] as PodSecurityLevel, flag: '--manifest-url-pod-security'},
     })
     if (opts.imageGcLowPercent > opts.imageGcHighPercent) throw new PodrunError('--image-gc-low-threshold must not be above --image-gc-high-threshold', {reason: 'Usage'})
     checkFolders(opts)
+    checkUrls(opts, sourceName)
+    if (opts.urlCheckMs < 1000) throw new PodrunError('--url-check-period must be at least 1s', {reason: 'Usage'})
     if (opts.relistMs < 50 || opts.resyncMs < 100) throw new PodrunError('--relist-period must be at least 50ms and --resync-period at least 100ms', {reason: 'Usage'})
     const daemon = await runDaemon(opts)
     await new Promise<void>((resolve) => {

@@ -7,10 +7,12 @@
 //   GET /api/v1/pods    JSON: the daemon's view of every pod (DaemonPodList)
 //   GET /api/v1/pods/NAMESPACE/NAME
 //   GET /api/v1/status  JSON: the daemon itself (runtime, last pass, manifest errors)
+//   GET /api/v1/sources JSON: each manifest source (folder, URLs: last fetch, ETag, last error, cache)
 import fs from 'node:fs'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import type {DaemonPodInfo, DaemonPodList, DaemonStatus} from './view.js'
+import type {SourceInfo} from './sources.js'
 
 export interface ApiSource {
   healthy(): {ok: boolean; reason?: string}
@@ -18,6 +20,7 @@ export interface ApiSource {
   metrics(): string | Promise<string>
   pods(): DaemonPodInfo[]
   status(): DaemonStatus
+  sources?(): SourceInfo[]
 }
 
 export interface ApiOptions {
@@ -109,6 +112,10 @@ export class ApiServer {
       sendJson(res, 200, this.src.status())
       return
     }
+    if (p === '/api/v1/sources') {
+      sendJson(res, 200, {kind: 'SourceList', items: this.src.sources?.() ?? []})
+      return
+    }
     if (p === '/api/v1/pods') {
       const list: DaemonPodList = {kind: 'DaemonPodList', daemon: this.src.status(), pods: this.src.pods()}
       sendJson(res, 200, list)
@@ -128,7 +135,7 @@ export class ApiServer {
       else sendJson(res, 404, {error: `pod ${key} is not known to the daemon`})
       return
     }
-    send(res, 404, 'text/plain', 'not found: try /healthz, /readyz, /metrics, /api/v1/pods, /api/v1/status\n')
+    send(res, 404, 'text/plain', 'not found: try /healthz, /readyz, /metrics, /api/v1/pods, /api/v1/status, /api/v1/sources\n')
   }
 }
 

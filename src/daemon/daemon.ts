@@ -1,4 +1,4 @@
-// `podrun daemon` as a library: the lock, the manifest source and its watcher, the reconcile loop,
+// `podrun daemon` as a library: the lock, the manifest sources (the folder and its watcher, the URLs), the reconcile loop,
 // the API, and an orderly stop. The command only parses flags, calls runDaemon and waits.
 //
 // Start-up order matters on a device that boots: the lock first (refuse a second daemon before
@@ -14,6 +14,7 @@ import {ReconcileLoop} from './loop.js'
 import {DaemonMetrics} from './metrics.js'
 import {socketPath, type DaemonOptions} from './options.js'
 import {ManifestSource} from './sources.js'
+import {UrlSource} from './url-source.js'
 import {AppliedSource} from './applied-source.js'
 import {ensureAppliedRoot} from '../reconcile/applied-store.js'
 import {DirWatcher} from './watch.js'
@@ -23,6 +24,7 @@ export interface DaemonHandle {
   api: ApiServer
   metrics: DaemonMetrics
   folder?: ManifestSource
+  urls: UrlSource[]
   applied: AppliedSource
   log: Logger
   /** Finishes the current step, stops watching, closes the API, releases the lock. */
@@ -53,6 +55,10 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
   try {
     const metrics = new DaemonMetrics()
     const folder = opts.manifestDir !== undefined ? new ManifestSource(opts.manifestDir, {recursive: opts.recursive, podSecurity: opts.podSecurity, strictModes: !opts.insecureManifestDir && process.geteuid?.() === 0, fileCheckDelayMs: opts.fileCheckDelayMs, verifyKeys: opts.verifyKeys}) : undefined
+    // Each URL starts from its cached copy, if it has one: pods come up with the server down.
+    const urls = opts.manifestUrls.map(
+      (url) => new UrlSource(url, {remote: {...opts.remote, verifyKeys: opts.verifyKeys}, checkPeriodMs: opts.urlCheckMs, podSecurity: opts.urlPodSecurity, log}),
+    )
     const applied = new AppliedSource(ensureAppliedRoot(), log)
     const connect =
       deps.connect !== undefined
@@ -74,7 +80,7 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
       opts,
       log,
       metrics,
-      folder,
+      manifests: [...(folder ? [folder] : []), ...urls],
       applied,
       host: deps.host ?? (await hostInfo()),
       connect,
@@ -93,17 +99,20 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
             const {sampleUsage} = await import('../reconcile/pod-usage.js')
             await sampleUsage(cri).then((u) => metrics.setContainerUsage(u), () => metrics.setContainerUsage([]))
           }
+          metrics.setSources(loop.sourceList(), loop.pods())
           return metrics.render()
         },
         pods: () => loop.pods(),
         status: () => loop.status(),
+        sources: () => loop.sourceList(),
       },
       {socketPath: socketPath(opts.stateDir), listen: opts.listen},
     )
     await api.start()
     log.info('podrun daemon starting', {
       pid: process.pid,
-      manifestDir: opts.manifestDir ?? '(none: applied pods only)',
+      manifestDir: opts.manifestDir ?? (urls.length > 0 ? '(none)' : '(none: applied pods only)'),
+      ...(urls.length > 0 ? {manifestUrls: urls.map((u) => u.name), urlCheck: `${opts.urlCheckMs}ms`} : {}),
       applied: applied.dir,
       stateDir: opts.stateDir,
       api: socketPath(opts.stateDir) + (opts.listen ? ` and http://${opts.listen.host.includes(':') ? `[${opts.listen.host}]` : opts.listen.host}:${api.port}` : ''),
@@ -128,6 +137,7 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
       await w.start()
     }
     loop.start()
+    for (const u of urls) u.start(() => loop.request('reload'))
 
     let stopped: Promise<void> | undefined
     const handle: DaemonHandle = {
@@ -135,11 +145,13 @@ export async function runDaemon(opts: DaemonOptions, deps: RunDeps = {}): Promis
       api,
       metrics,
       folder,
+      urls,
       applied,
       log,
       stop(o = {}) {
         stopped ??= (async () => {
           for (const w of watchers) await w.close()
+          for (const u of urls) await u.stop()
           await loop.stop({stopPods: o.stopPods ?? opts.stopPodsOnExit})
           await api!.close()
           lock.release()

@@ -39,7 +39,8 @@ import {PullBackoff} from './pull-backoff.js'
 import {RuntimeSession, type Connection} from './session.js'
 import type {AppliedSource} from './applied-source.js'
 import {DesiredSources} from './desired.js'
-import {manifestErrors, type FileChange, type ManifestSource, type ReloadResult} from './sources.js'
+import {manifestErrors, type FileChange, type PodSource, type ReloadResult, type SourceInfo} from './sources.js'
+import {UrlSource} from './url-source.js'
 import {StatusManager} from './status-manager.js'
 import type {DaemonPodInfo, DaemonStatus} from './view.js'
 
@@ -47,8 +48,8 @@ export interface LoopDeps {
   opts: DaemonOptions
   log: Logger
   metrics: DaemonMetrics
-  /** The manifest folder, when the daemon has one. */
-  folder?: ManifestSource
+  /** The manifest folder and URLs the daemon has, in that order (a pod two of them define is the first one's). */
+  manifests: PodSource[]
   applied: AppliedSource
   host: HostInfo
   /** Opens a checked connection to the runtime (connectCri with the metrics hook). */
@@ -86,7 +87,7 @@ export class ReconcileLoop {
   /** Looks asked for while one ran, by kind. */
   private readonly queuedLooks = new Map<'connect' | 'relist' | 'resync' | 'event', (c: Connection) => Promise<void>>()
   private stopping = false
-  private reportedFirstLoad = false
+  private readonly reportedFirstLoad = new Set<PodSource>()
   private loaded = false
   /** The runtime has been listed since the connection was made. */
   private listed = false
@@ -97,7 +98,7 @@ export class ReconcileLoop {
   constructor(private readonly deps: LoopDeps) {
     this.opts = deps.opts
     this.log = deps.log
-    this.sources = new DesiredSources(deps.folder, deps.applied)
+    this.sources = new DesiredSources(deps.manifests, deps.applied)
     this.now = deps.now ?? Date.now
     this.startedAt = this.now()
     this.limits = limits(this.opts.parallel, this.opts.parallelPulls)
@@ -287,9 +288,8 @@ export class ReconcileLoop {
   private async stopPods(c: Connection): Promise<void> {
     try {
       const actual = await observe(c.cri)
-      // The folder's pods only: applied pods are apply's to delete.
-      const folder = this.deps.folder
-      const actions = plan([], actual, {now: BigInt(this.now()) * 1_000_000n, prune: (a) => folder?.owns(a.source) ?? false})
+      // The manifests' pods only: applied pods are apply's to delete.
+      const actions = plan([], actual, {now: BigInt(this.now()) * 1_000_000n, prune: (a) => this.sources.sourceOf(a.source) !== undefined})
       for (const a of actions) this.log.info('stopping pod (daemon exits with --stop-pods-on-exit)', {pod: a.key})
       const ctx = execContext({cri: c.cri, host: this.deps.host, data: () => undefined, parallel: this.opts.parallel, limits: this.limits, prune: () => false})
       const results = await executeAll(actions, ctx)
@@ -337,13 +337,18 @@ export class ReconcileLoop {
       lastPass: this.lastSync,
       ready: r.ok,
       notReadyReason: r.reason,
-      manifestErrors: this.deps.folder ? Object.fromEntries(manifestErrors(this.deps.folder.snapshot)) : {},
+      manifestErrors: Object.fromEntries([...this.deps.manifests.flatMap((m) => [...manifestErrors(m.snapshot)]), ...this.sources.duplicates()]),
       backoff: {...this.opts.backoff},
     }
   }
 
   pods(): DaemonPodInfo[] {
     return this.statusManager.pods()
+  }
+
+  /** Each manifest source: what it holds, its errors, and for a URL its fetches. */
+  sourceList(): SourceInfo[] {
+    return this.deps.manifests.map((m) => m.info())
   }
 
   // ---- triggers ----
@@ -420,27 +425,28 @@ export class ReconcileLoop {
     } catch (e) {
       this.log.error('could not read the records of applied pods', {dir: this.deps.applied.dir, error: (e as Error).message})
     }
-    const folder = this.deps.folder
-    if (folder) {
+    let failed = false
+    for (const m of this.deps.manifests) {
       let r: ReloadResult
       try {
-        r = await folder.reload({force})
+        r = await m.reload({force})
       } catch (e) {
-        this.log.error('could not read the manifest folder', {dir: folder.dir, error: (e as Error).message})
+        failed = true
+        this.log.error(`could not read the manifest ${m.kind === 'folder' ? 'folder' : 'URL'}`, {source: m.name, error: (e as Error).message})
         this.reloadFailures++
         clearTimeout(this.reloadTimer)
         this.reloadTimer = setTimeout(() => this.request('reload'), Math.min(1000 * 2 ** (this.reloadFailures - 1), 30_000))
-        return
+        continue
       }
-      this.reloadFailures = 0
       if (r.retryInMs !== undefined) {
         clearTimeout(this.reloadTimer)
         this.reloadTimer = setTimeout(() => this.request('reload'), r.retryInMs)
       }
-      if (r.read) this.reportSource(r)
-      // Every pod of the folder, and those the view shows (errors and conflicts change too).
+      if (r.read) this.reportSource(m, r)
+      // Every pod of the source, and those the view shows (errors and conflicts change too).
       if (r.changed) changed.push(...r.snapshot.pods.map((p) => p.key), ...this.pods().map((p) => p.key))
     }
+    if (!failed) this.reloadFailures = 0
     this.loaded = true
     if (changed.length === 0) return
     const after = this.sources.keys()
@@ -449,29 +455,37 @@ export class ReconcileLoop {
     this.enqueueAll(new Set(changed.filter((k) => after.has(k))))
   }
 
-  private reportSource(r: ReloadResult): void {
+  private reportSource(m: PodSource, r: ReloadResult): void {
     const snap = r.snapshot
     const errs = manifestErrors(snap)
-    this.deps.metrics.manifestErrors.reset([...errs].map(([file, list]) => ({labels: {file}, value: list.length})))
-    this.deps.metrics.untrusted.reset(snap.untrusted.map((p) => ({labels: {path: p}, value: 1})))
+    const all = this.deps.manifests.flatMap((x) => [...manifestErrors(x.snapshot)])
+    this.deps.metrics.manifestErrors.reset(all.map(([file, list]) => ({labels: {file}, value: list.length})))
+    this.deps.metrics.untrusted.reset(this.deps.manifests.flatMap((x) => x.snapshot.untrusted).map((p) => ({labels: {path: p}, value: 1})))
     if (snap.dirErrors.length > 0 && r.changed) {
-      const why = snap.untrusted.length > 0 ? 'the manifest folder is not trusted' : 'cannot read the manifest folder'
-      this.log.error(`${why}: keeping every pod as it is`, {dir: snap.dir, errors: errs.get(snap.dir)})
+      const why = snap.untrusted.length > 0 ? 'the manifest folder is not trusted' : m.kind === 'folder' ? 'cannot read the manifest folder' : 'no manifests from the URL yet'
+      this.log.error(`${why}: keeping every pod as it is`, {source: snap.dir, errors: errs.get(snap.dir)})
     }
-    if (this.reportedFirstLoad) {
-      for (const c of r.changes) this.reportChange(c)
+    if (this.reportedFirstLoad.has(m)) {
+      for (const c of r.changes) this.reportChange(m, c)
       return
     }
-    // The first read: one line for the folder, then only what is wrong.
-    this.reportedFirstLoad = true
-    this.log.info('read the manifest folder', {dir: snap.dir, files: snap.files.size, pods: snap.pods.length, invalidFiles: errs.size})
-    for (const c of r.changes) if (c.kind === 'invalid') this.reportChange(c)
+    // The first read: one line for the source, then only what is wrong.
+    this.reportedFirstLoad.add(m)
+    if (m.kind === 'folder') this.log.info('read the manifest folder', {dir: snap.dir, files: snap.files.size, pods: snap.pods.length, invalidFiles: errs.size})
+    else this.log.info('read the manifest URL', {url: snap.dir, pods: snap.pods.length, ...(m instanceof UrlSource ? {fromCache: m.info().fromCache} : {})})
+    for (const c of r.changes) if (c.kind === 'invalid') this.reportChange(m, c)
   }
 
-  private reportChange(c: FileChange): void {
-    const file = this.deps.folder?.snapshot.files.get(c.file)
+  private reportChange(m: PodSource, c: FileChange): void {
+    const file = m.snapshot.files.get(c.file)
     const keys = file ? [...new Set([...file.pods.map((p) => p.key), ...file.objects.filter((o) => o.startsWith('Pod ')).map((o) => o.slice(4))])] : []
-    if (c.kind === 'invalid') {
+    if (c.kind === 'invalid' && c.errors.some((d) => d.code === 'unsigned')) {
+      // Unsigned, tampered or signed by a key not given: refused whole, nothing of it changes.
+      const why = c.errors.find((d) => d.code === 'unsigned')!.message
+      this.deps.metrics.unverified.inc({source: c.file})
+      this.log.warn(`manifest refused: ${c.frozen ? 'its pods keep running from the last verified version' : 'nothing of it is applied'}`, {file: c.file, error: why})
+      for (const k of keys) this.statusManager.event(k, 'Warning', 'ManifestUnverified', `${c.file}: ${why}`)
+    } else if (c.kind === 'invalid') {
       const lines = c.errors.map(formatDiagnostic)
       this.log.warn(c.frozen ? 'manifest invalid: its pods keep running from the last good version' : 'manifest invalid: nothing of it is applied', {
         file: c.file,

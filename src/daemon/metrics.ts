@@ -1,6 +1,8 @@
 // The daemon's metrics in the Prometheus text format (version 0.0.4), without a client library:
 // counters, gauges and histograms with labels, rendered on /metrics.
 
+import type {SourceInfo} from './sources.js'
+
 type Labels = Record<string, string>
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -122,6 +124,7 @@ export class DaemonMetrics {
   readonly restarts = new Counter('podrun_container_restarts_total', 'Restarts of each container of the daemon\'s pods (from the CRI attempt number).')
   readonly manifestErrors = new Gauge('podrun_manifest_errors', 'Errors in the manifest files, by file (0 series when all are valid).')
   readonly untrusted = new Gauge('podrun_manifest_untrusted', 'Manifest files and folders refused because others than root can write them, by path (0 series when all are trusted).')
+  readonly unverified = new Counter('podrun_manifest_unverified_total', 'Manifest files and URL bodies refused for want of a valid signature by one of --verify-key, by source.')
   readonly runtimeUp = new Gauge('podrun_runtime_up', 'Whether the container runtime answers (1) or not (0).')
   readonly actions = new Counter('podrun_pod_actions_total', 'Pod changes carried out, by kind (created, configured, pruned) and result.')
   readonly rollbacks = new Counter('podrun_rollbacks_total', 'Edited pods put back to their last Ready version, by pod.')
@@ -142,6 +145,21 @@ export class DaemonMetrics {
     for (const phase of ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']) this.pods.set({phase}, 0)
     this.syncs.inc({result: 'ok'}, 0)
     this.syncs.inc({result: 'error'}, 0)
+  }
+
+  /** Each manifest URL's fetches and whether it runs from its cached copy; each pod's source. */
+  readonly sourceFetches = new Counter('podrun_source_fetches_total', 'Fetches of each manifest URL, by result (changed, unchanged, not-modified: a 304, refused: no valid signature, error).')
+  readonly sourceFromCache = new Gauge('podrun_source_from_cache', 'Whether a manifest URL\'s pods run from its copy cached on disk (1: the server has not answered since the daemon started) or not (0).')
+  readonly sourceLastSuccess = new Gauge('podrun_source_last_success_timestamp_seconds', 'When a manifest URL last answered (200 or 304), seconds since the epoch.')
+  readonly podSource = new Gauge('podrun_pod_info', 'One series per pod of the daemon, with the source it comes from (its manifest file, URL, or apply).')
+
+  /** Sets the source series from what the sources say now (at each scrape). */
+  setSources(list: SourceInfo[], pods: Array<{namespace: string; name: string; source: string}>): void {
+    const urls = list.filter((s) => s.kind === 'url')
+    this.sourceFetches.reset(urls.flatMap((s) => Object.entries(s.fetches ?? {}).map(([result, n]) => ({labels: {source: s.name, result}, value: n ?? 0}))))
+    this.sourceFromCache.reset(urls.map((s) => ({labels: {source: s.name}, value: s.fromCache ? 1 : 0})))
+    this.sourceLastSuccess.reset(urls.filter((s) => s.lastSuccess).map((s) => ({labels: {source: s.name}, value: Math.floor(Date.parse(s.lastSuccess!) / 1000)})))
+    this.podSource.reset(pods.map((p) => ({labels: {namespace: p.namespace, pod: p.name, source: p.source}, value: 1})))
   }
 
   /** The hook for the CRI client's onCall. */
@@ -169,28 +187,8 @@ export class DaemonMetrics {
     this.heapUsed.set({}, m.heapUsed)
     this.heapTotal.set({}, m.heapTotal)
     this.external.set({}, m.external)
-    const all = [
-      this.syncs,
-      this.syncDuration,
-      this.relists,
-      this.criCalls,
-      this.criDuration,
-      this.pods,
-      this.restarts,
-      this.manifestErrors,
-      this.untrusted,
-      this.runtimeUp,
-      this.actions,
-      this.rollbacks,
-      this.startTime,
-      this.rss,
-      this.cpu,
-      this.heapUsed,
-      this.heapTotal,
-      this.external,
-      this.containerCpu,
-      this.containerMemory,
-    ]
+    // Every metric the object holds, in the order declared (one left out of a list is never served).
+    const all = Object.values(this).filter((v): v is Metric => v instanceof Metric)
     return all.map((m) => m.render()).join('\n') + '\n'
   }
 }

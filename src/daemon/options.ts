@@ -8,6 +8,7 @@ import type {BackoffPolicy} from '../reconcile/plan.js'
 import type {LogLevel} from './log.js'
 import type {PodSecurityPolicy} from '../manifest/pod-security.js'
 import type {VerifyKey} from '../lib/signature.js'
+import type {RemoteOptions} from '../manifest/remote.js'
 import {DEFAULT_PARALLEL, DEFAULT_PARALLEL_PULLS} from '../reconcile/limits.js'
 
 export const DEFAULT_MANIFEST_DIR = '/etc/podrun/manifests'
@@ -65,8 +66,16 @@ export interface DaemonOptions {
   insecureManifestDir: boolean
   /** A changed manifest is read once it has been still this long. */
   fileCheckDelayMs: number
-  /** Each manifest must carry a valid signature (FILE.sig) by one of these keys. */
+  /** Each manifest must carry a valid signature (FILE.sig, URL.sig) by one of these keys. */
   verifyKeys: VerifyKey[]
+  /** Manifest URLs polled for pods (beside or instead of the folder). */
+  manifestUrls: string[]
+  /** How the URLs are read: headers, CAs, plain http. */
+  remote: Pick<RemoteOptions, 'headers' | 'caFiles' | 'allowHttp'>
+  /** How often each URL is polled (when it answers). */
+  urlCheckMs: number
+  /** The pod security level the URLs' pods are held to (baseline by default: a server taken over cannot start a privileged pod). */
+  urlPodSecurity?: PodSecurityPolicy
 }
 
 export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
@@ -99,6 +108,10 @@ export function defaultOptions(o: Partial<DaemonOptions> = {}): DaemonOptions {
     insecureManifestDir: o.insecureManifestDir ?? false,
     fileCheckDelayMs: o.fileCheckDelayMs ?? 1000,
     verifyKeys: o.verifyKeys ?? [],
+    manifestUrls: o.manifestUrls ?? [],
+    remote: o.remote ?? {},
+    urlCheckMs: o.urlCheckMs ?? 20_000,
+    urlPodSecurity: o.urlPodSecurity,
   }
 }
 
@@ -124,6 +137,26 @@ export function parseListen(text: string): {host: string; port: number} {
 /** The unix socket of the daemon's API inside its state folder. */
 export function socketPath(stateDir: string): string {
   return path.join(stateDir, SOCKET_NAME)
+}
+
+/** Manifest URLs must be http(s), plain http only when allowed, and name distinct sources. */
+export function checkUrls(o: Pick<DaemonOptions, 'manifestUrls' | 'remote'>, name: (url: string) => string): void {
+  const seen = new Map<string, string>()
+  for (const u of o.manifestUrls) {
+    let url: URL
+    try {
+      url = new URL(u)
+    } catch {
+      throw new PodrunError(`--manifest-url ${JSON.stringify(u)} is not a URL`, {reason: 'Usage'})
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new PodrunError(`--manifest-url ${u}: only https (and http with --allow-http) URLs are read`, {reason: 'Usage'})
+    if (url.protocol === 'http:' && !o.remote.allowHttp) {
+      throw new PodrunError(`--manifest-url ${u}: plain http is refused (anyone on the way can change the manifests)`, {reason: 'Usage', suggestions: ['use https, or --allow-http']})
+    }
+    const n = name(u)
+    if (seen.has(n)) throw new PodrunError(`--manifest-url ${u} and ${seen.get(n)} are the same source (${n}): give each URL once`, {reason: 'Usage'})
+    seen.set(n, u)
+  }
 }
 
 /** Folders the daemon is given must be real folders of its own, not files or kernel file systems. */

@@ -20,6 +20,7 @@ import {dataLookup} from '../reconcile/data.js'
 import {fileTrust, folderTrust, TRUST_HINT, type TrustProblem} from './manifest-trust.js'
 import type {DataLookup} from '../reconcile/container-config.js'
 import {formatDiagnostic} from '../manifest/format.js'
+import type {DesiredState} from '../manifest/types.js'
 
 export interface FileState {
   /** Absolute path (also the `podrun.io/source` label of its pods). */
@@ -77,6 +78,47 @@ export interface SourceOptions {
   verifyKeys?: VerifyKey[]
 }
 
+/** How the last fetch went. */
+export type FetchResult = 'changed' | 'unchanged' | 'not-modified' | 'refused' | 'error'
+
+/** What /api/v1/sources shows of a source. */
+export interface SourceInfo {
+  kind: 'folder' | 'url'
+  name: string
+  pods: number
+  errors: string[]
+  /** URLs: the last fetch and how it went, the validators of the copy in use, back-off. */
+  lastFetch?: string
+  lastResult?: FetchResult
+  lastSuccess?: string
+  lastError?: {time: string; message: string}
+  failures?: number
+  nextFetch?: string
+  etag?: string
+  lastModified?: string
+  /** The pods run from the copy cached on disk: the server has not answered since the daemon started. */
+  fromCache?: boolean
+  /** When the copy in use was fetched. */
+  fetchedAt?: string
+  fetches?: Partial<Record<FetchResult, number>>
+  /** The pod security level its pods are held to. */
+  podSecurity?: string
+}
+
+/** A source of pods the daemon runs, changes and prunes: the manifest folder or a manifest URL. */
+export interface PodSource {
+  readonly kind: 'folder' | 'url'
+  /** The folder, or the URL without credentials: what its pods' `podrun.io/source` is or lies under. */
+  readonly name: string
+  readonly snapshot: SourceSnapshot
+  /** Whether a `podrun.io/source` value is one of this source's. */
+  owns(source: string): boolean
+  /** Makes the snapshot again from what the source holds now (force: even if it seems unchanged). */
+  reload(opts?: {force?: boolean}): Promise<ReloadResult>
+  /** What /api/v1/sources shows of it. */
+  info(): SourceInfo
+}
+
 /** However busy a file is, the folder is read at last after this long. */
 const MAX_STABILITY_WAIT_MS = 30_000
 
@@ -84,7 +126,8 @@ function same<T>(a: T, b: T): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
 }
 
-export class ManifestSource {
+export class ManifestSource implements PodSource {
+  readonly kind = 'folder' as const
   readonly dir: string
   private readonly recursive: boolean
   private readonly limits?: Partial<Limits>
@@ -110,6 +153,21 @@ export class ManifestSource {
 
   get snapshot(): SourceSnapshot {
     return this.current
+  }
+
+  get name(): string {
+    return this.dir
+  }
+
+  info(): SourceInfo {
+    const s = this.current
+    return {
+      kind: 'folder',
+      name: this.dir,
+      pods: s.pods.length,
+      errors: [...manifestErrors(s).values()].flat(),
+      podSecurity: this.podSecurity?.enforce ?? 'privileged',
+    }
   }
 
   /** Whether a `podrun.io/source` value names a file inside this folder (the daemon's pods). */
@@ -196,78 +254,97 @@ export class ManifestSource {
     for (const t of untrusted) {
       state.diagnostics.push({severity: 'error', file: t.folder ? this.dir : t.path, line: 0, col: 0, path: '', message: `untrusted: ${t.path} is ${t.message}; ${TRUST_HINT}`})
     }
-    const prev = this.current
-    const errorsOf = new Map<string, Diagnostic[]>()
-    const warningsOf = new Map<string, Diagnostic[]>()
-    const dirErrors: Diagnostic[] = []
-    const files = new Set(state.files.map((f) => path.resolve(f)))
-    for (const d of state.diagnostics) {
-      const f = path.resolve(d.file)
-      if (d.severity === 'error' && (f === this.dir || !files.has(f))) {
-        dirErrors.push(d)
+    const r = advanceSnapshot(this.current, state, {name: this.dir, norm: (f) => path.resolve(f), untrusted: untrusted.map((t) => t.path)})
+    this.current = r.snapshot
+    return {read: true, ...r}
+  }
+}
+
+/** What a source's read gave: objects, their files and the problems found, as the loader returns them. */
+export type SourceRead = Pick<DesiredState, 'files' | 'diagnostics' | 'objects' | 'pods' | 'configMaps' | 'secrets'>
+
+/**
+ * The next snapshot of a source from what was read, with the last-good rule: a file with errors
+ * keeps its last good objects (frozen), an error of the source itself (not of one file) keeps
+ * everything, a file gone is gone. `name` is the source (the folder or the URL), `norm` makes a
+ * file name comparable (absolute paths for a folder); a `single` source is one file named as the
+ * source itself (a URL), whose errors are that file's.
+ */
+export function advanceSnapshot(
+  prev: SourceSnapshot,
+  state: SourceRead,
+  o: {name: string; norm: (file: string) => string; untrusted?: string[]; single?: boolean},
+): {changed: boolean; changes: FileChange[]; snapshot: SourceSnapshot} {
+  const errorsOf = new Map<string, Diagnostic[]>()
+  const warningsOf = new Map<string, Diagnostic[]>()
+  const dirErrors: Diagnostic[] = []
+  const files = new Set(state.files.map((f) => o.norm(f)))
+  for (const d of state.diagnostics) {
+    const f = o.norm(d.file)
+    if (d.severity === 'error' && ((f === o.name && !o.single) || !files.has(f))) {
+      dirErrors.push(d)
+      continue
+    }
+    const m = d.severity === 'error' ? errorsOf : warningsOf
+    m.set(f, [...(m.get(f) ?? []), d])
+  }
+
+  const next = new Map<string, FileState>()
+  const changes: FileChange[] = []
+  if (dirErrors.length > 0) {
+    // Keep everything as it was; only the source's own problem (the folder's, the URL's) is new.
+    for (const [f, s] of prev.files) next.set(f, {...s, frozen: s.frozen || s.pods.length > 0})
+  } else {
+    for (const f of files) {
+      const errors = errorsOf.get(f) ?? []
+      const warnings = warningsOf.get(f) ?? []
+      const objects = state.objects.filter((x) => o.norm(x.file) === f).map((x) => `${x.kind} ${x.key}`)
+      const old = prev.files.get(f)
+      if (errors.length > 0) {
+        const good = old ? {pods: old.pods, configMaps: old.configMaps, secrets: old.secrets} : {pods: [], configMaps: [], secrets: []}
+        const frozen = good.pods.length + good.configMaps.length + good.secrets.length > 0
+        next.set(f, {file: f, ...good, errors, warnings, frozen, objects})
+        if (!old || !same(old.errors.map(formatDiagnostic), errors.map(formatDiagnostic))) {
+          changes.push({file: f, kind: 'invalid', errors, frozen})
+        }
         continue
       }
-      const m = d.severity === 'error' ? errorsOf : warningsOf
-      m.set(f, [...(m.get(f) ?? []), d])
-    }
-
-    const next = new Map<string, FileState>()
-    const changes: FileChange[] = []
-    if (dirErrors.length > 0) {
-      // Keep everything as it was; only the folder's own problem is new.
-      for (const [f, s] of prev.files) next.set(f, {...s, frozen: s.frozen || s.pods.length > 0})
-    } else {
-      for (const f of files) {
-        const errors = errorsOf.get(f) ?? []
-        const warnings = warningsOf.get(f) ?? []
-        const objects = state.objects.filter((o) => path.resolve(o.file) === f).map((o) => `${o.kind} ${o.key}`)
-        const old = prev.files.get(f)
-        if (errors.length > 0) {
-          const good = old ? {pods: old.pods, configMaps: old.configMaps, secrets: old.secrets} : {pods: [], configMaps: [], secrets: []}
-          const frozen = good.pods.length + good.configMaps.length + good.secrets.length > 0
-          next.set(f, {file: f, ...good, errors, warnings, frozen, objects})
-          if (!old || !same(old.errors.map(formatDiagnostic), errors.map(formatDiagnostic))) {
-            changes.push({file: f, kind: 'invalid', errors, frozen})
-          }
-          continue
-        }
-        const of = <T extends {origin: {file: string}}>(list: T[]) => list.filter((x) => path.resolve(x.origin.file) === f)
-        const s: FileState = {
-          file: f,
-          pods: of(state.pods),
-          configMaps: of(state.configMaps),
-          secrets: of(state.secrets),
-          errors: [],
-          warnings,
-          frozen: false,
-          objects,
-        }
-        next.set(f, s)
-        if (!old) changes.push({file: f, kind: 'added'})
-        else if (old.errors.length > 0) changes.push({file: f, kind: 'fixed'})
-        else if (!same(contentOf(old), contentOf(s))) changes.push({file: f, kind: 'changed'})
+      const of = <T extends {origin: {file: string}}>(list: T[]) => list.filter((x) => o.norm(x.origin.file) === f)
+      const s: FileState = {
+        file: f,
+        pods: of(state.pods),
+        configMaps: of(state.configMaps),
+        secrets: of(state.secrets),
+        errors: [],
+        warnings,
+        frozen: false,
+        objects,
       }
-      for (const f of prev.files.keys()) if (!next.has(f)) changes.push({file: f, kind: 'removed'})
+      next.set(f, s)
+      if (!old) changes.push({file: f, kind: 'added'})
+      else if (old.errors.length > 0) changes.push({file: f, kind: 'fixed'})
+      else if (!same(contentOf(old), contentOf(s))) changes.push({file: f, kind: 'changed'})
     }
-
-    const all = [...next.values()]
-    const pods = all.flatMap((s) => s.pods)
-    const changed =
-      changes.length > 0 || !same(prev.dirErrors.map(formatDiagnostic), dirErrors.map(formatDiagnostic)) || !same(pods.map(podIdentity), prev.pods.map(podIdentity))
-    this.current = {
-      dir: this.dir,
-      pods,
-      data: dataLookup(
-        all.flatMap((s) => s.configMaps),
-        all.flatMap((s) => s.secrets),
-      ),
-      files: next,
-      dirErrors,
-      untrusted: untrusted.map((t) => t.path),
-      generation: prev.generation + (changed ? 1 : 0),
-    }
-    return {read: true, changed, changes, snapshot: this.current}
+    for (const f of prev.files.keys()) if (!next.has(f)) changes.push({file: f, kind: 'removed'})
   }
+
+  const all = [...next.values()]
+  const pods = all.flatMap((s) => s.pods)
+  const changed =
+    changes.length > 0 || !same(prev.dirErrors.map(formatDiagnostic), dirErrors.map(formatDiagnostic)) || !same(pods.map(podIdentity), prev.pods.map(podIdentity))
+  const snapshot: SourceSnapshot = {
+    dir: o.name,
+    pods,
+    data: dataLookup(
+      all.flatMap((s) => s.configMaps),
+      all.flatMap((s) => s.secrets),
+    ),
+    files: next,
+    dirErrors,
+    untrusted: o.untrusted ?? [],
+    generation: prev.generation + (changed ? 1 : 0),
+  }
+  return {changed, changes, snapshot}
 }
 
 function podIdentity(p: DesiredPod): string {

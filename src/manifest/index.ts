@@ -46,7 +46,7 @@ export async function loadDesiredState(paths: string[], opts: LoadOptions = {}):
     // With --verify-key, a file counts only with a valid signature beside it (FILE.sig).
     const unsigned = 'text' in read && keys.length > 0 ? localSignatureProblem(file.absolute, read.text, keys) : undefined
     if ('diagnostic' in read || unsigned) {
-      diagnostics.push('diagnostic' in read ? read.diagnostic : {severity: 'error', file: file.display, line: 0, col: 0, path: '', message: unsigned!})
+      diagnostics.push('diagnostic' in read ? read.diagnostic : {severity: 'error', file: file.display, line: 0, col: 0, path: '', message: unsigned!, code: 'unsigned'})
       texts.push({file: file.display})
     } else texts.push({file: file.display, text: read.text})
   }
@@ -54,7 +54,7 @@ export async function loadDesiredState(paths: string[], opts: LoadOptions = {}):
     const {readRemote} = await import('./remote.js')
     const r = await readRemote(url, {maxBytes: limits.maxFileBytes, ...opts.remote})
     if ('error' in r) {
-      diagnostics.push({severity: 'error', file: url, line: 0, col: 0, path: '', message: r.error})
+      diagnostics.push({severity: 'error', file: url, line: 0, col: 0, path: '', message: r.error, ...(r.unsigned ? {code: 'unsigned' as const} : {})})
       texts.push({file: url})
     } else texts.push({file: url, text: r.text})
   }

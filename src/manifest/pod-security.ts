@@ -20,6 +20,8 @@ export interface PodSecurityPolicy {
   allowedHostPaths?: string[]
   /** Host ports allowed at every level (the standard's "known list"), as inclusive ranges. */
   allowedHostPorts?: Array<[number, number]>
+  /** The flag that sets `enforce`, as errors name it (--pod-security; the daemon's URLs have their own). */
+  flag?: string
 }
 
 type Pod = Record<string, unknown>
@@ -264,7 +266,8 @@ export function judgePod(pod: Pod, policy: PodSecurityPolicy): {errors: Array<{p
       continue
     }
     const allowing = f.level === 'restricted' ? 'baseline' : 'privileged'
-    if (rank(policy.enforce) >= rank(f.level)) errors.push({path: f.path, message: `${f.why}: refused by --pod-security=${policy.enforce} (${f.control}); --pod-security=${allowing} allows it`})
+    const flag = policy.flag ?? '--pod-security'
+    if (rank(policy.enforce) >= rank(f.level)) errors.push({path: f.path, message: `${f.why}: refused by ${flag}=${policy.enforce} (${f.control}); ${flag}=${allowing} allows it`})
     else if (policy.warn && rank(policy.warn) >= rank(f.level)) warnings.push({path: f.path, message: `${f.why}: would be refused by --pod-security=${policy.warn} (${f.control}, --pod-security-warn)`})
   }
   return {errors, warnings}

@@ -88,26 +88,30 @@ export function fetchUrl(url: string, o: RemoteOptions, conditional: {etag?: str
   return get(new URL(url), 0)
 }
 
-/** A verified body, or why it does not count. */
-/** Why a body does not count under --verify-key (its URL.sig missing or refused), or undefined when it does. */
-export async function unverifiedBody(url: string, body: Buffer, o: RemoteOptions): Promise<string | undefined> {
-  if (!o.verifyKeys?.length) return undefined
+/**
+ * The signature check of a body under --verify-key: the signature (URL.sig, kept with a cached
+ * copy so that it can be checked again) when one of the keys made it, or why the body does not count.
+ */
+export async function remoteSignature(url: string, body: Buffer, o: RemoteOptions): Promise<{signature?: string; problem?: string}> {
+  if (!o.verifyKeys?.length) return {}
   let sig: Fetched
   try {
     sig = await fetchUrl(`${url}.sig`, {...o, maxBytes: 64 * 1024})
   } catch (e) {
-    return `no signature: ${(e as Error).message}`
+    return {problem: `no signature: ${(e as Error).message}`}
   }
-  return signatureProblem(body, sig.body?.toString('utf8') ?? '', o.verifyKeys)
+  const signature = sig.body?.toString('utf8') ?? ''
+  const problem = signatureProblem(body, signature, o.verifyKeys)
+  return problem ? {problem} : {signature}
 }
 
 /** The text of a manifest URL, verified when keys are given; or why it cannot be used. */
-export async function readRemote(url: string, o: RemoteOptions): Promise<{text: string} | {error: string}> {
+export async function readRemote(url: string, o: RemoteOptions): Promise<{text: string} | {error: string; unsigned?: boolean}> {
   try {
     const f = await fetchUrl(url, o)
     const body = f.body ?? Buffer.alloc(0)
-    const why = await unverifiedBody(url, body, o)
-    if (why) return {error: why}
+    const {problem} = await remoteSignature(url, body, o)
+    if (problem) return {error: problem, unsigned: true}
     return {text: body.toString('utf8')}
   } catch (e) {
     return {error: (e as Error).message}

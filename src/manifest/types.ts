@@ -19,6 +19,8 @@ export interface Diagnostic {
   message: string
   /** The object the problem belongs to, e.g. "Pod default/web"; absent for file-level problems. */
   object?: string
+  /** "unsigned": the content has no valid signature by one of --verify-key (refused whole). */
+  code?: 'unsigned'
 }
 
 /** Bounds on hostile or accidental input; each is a clear error past its value. */

@@ -5,7 +5,6 @@
 //
 // Needs: `bash scripts/runtime.sh up`, `eval "$(bash scripts/runtime.sh env)"`, `npm run build`.
 import assert from 'node:assert/strict'
-import {execFileSync} from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
@@ -15,6 +14,7 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {connectCri, type CriClient} from '../../src/cri/client.js'
 import {runPodrun, type Run} from '../support/cli.js'
+import {makeSigningKey, makeTls, signText} from '../support/signed-https.js'
 
 const endpoint = process.env.CONTAINER_RUNTIME_ENDPOINT
 const image = process.env.PODRUN_TEST_IMAGE
@@ -33,13 +33,7 @@ ${extra}  containers:
     - {name: main, image: ${image}, command: [sleep, '3600']}
 `
 
-/** Signs text with ssh-keygen as an operator would; returns the armored signature. */
-function sign(text: string, key: string): string {
-  const file = f(`to-sign-${Date.now()}.yaml`)
-  fs.writeFileSync(file, text)
-  execFileSync('ssh-keygen', ['-q', '-Y', 'sign', '-n', 'podrun', '-f', f(key), file], {stdio: 'pipe'})
-  return fs.readFileSync(`${file}.sig`, 'utf8')
-}
+const sign = (text: string, key: string): string => signText(work, text, key)
 
 describe('manifests from an https URL, signed, against the real runtime', {concurrency: false, timeout: 180_000}, () => {
   let cri: CriClient
@@ -52,18 +46,14 @@ describe('manifests from an https URL, signed, against the real runtime', {concu
   before(async () => {
     assert.ok(endpoint && image, 'run `eval "$(bash scripts/runtime.sh env)"` after `bash scripts/runtime.sh up`')
     cri = await connectCri({endpoint})
-    const ossl = (...args: string[]) => execFileSync('openssl', args, {cwd: work, stdio: 'pipe'})
-    ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=podrun test CA', '-days', '1')
-    ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1')
-    fs.writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n')
-    ossl('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.crt', '-days', '1', '-extfile', 'san.ext')
-    for (const k of ['k1', 'k2']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', k, '-f', f(k)])
+    const tls = makeTls(work)
+    for (const k of ['k1', 'k2']) makeSigningKey(work, k)
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const body = served.get((req.url ?? '').slice(1))
       if (body === undefined) return res.writeHead(404).end('not found\n')
       res.writeHead(200, {'content-type': 'application/yaml'}).end(body)
     }
-    server = https.createServer({key: fs.readFileSync(f('srv.key')), cert: fs.readFileSync(f('srv.crt'))}, handler)
+    server = https.createServer({key: fs.readFileSync(tls.key), cert: fs.readFileSync(tls.cert)}, handler)
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
     base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
     plain = http.createServer(handler)

@@ -224,6 +224,13 @@ describe('metrics text', () => {
       'podrun_container_restarts_total',
       'podrun_manifest_errors',
       'podrun_runtime_up',
+      // Every metric the daemon holds is served, those set by the garbage collector and the sources too.
+      'podrun_garbage_removed_total',
+      'podrun_image_fs_usage_ratio',
+      'podrun_manifest_unverified_total',
+      'podrun_source_fetches_total',
+      'podrun_source_from_cache',
+      'podrun_pod_info',
     ]) {
       assert.ok(lines.some((l) => l.startsWith(`# HELP ${name} `)), name)
       assert.ok(lines.some((l) => l.startsWith(`# TYPE ${name} `)), name)
