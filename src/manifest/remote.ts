@@ -34,15 +34,24 @@ const MAX_REDIRECTS = 5
 
 export const isUrl = (s: string): boolean => /^https?:\/\//i.test(s)
 
-function agentOptions(o: RemoteOptions): https.RequestOptions {
-  if (!o.caFiles?.length) return {}
-  return {ca: [...tls.rootCertificates, ...o.caFiles.map((f) => fs.readFileSync(f, 'utf8'))]}
+/**
+ * One agent per set of options: its TLS context (the system's CAs and --manifest-url-ca, parsed
+ * once) and its kept-alive connection serve every poll of a URL, so that a poll answered 304 costs
+ * a request, not a handshake. Idle sockets do not keep a process alive (Node unrefs them).
+ */
+const agents = new WeakMap<RemoteOptions, https.Agent>()
+function agentFor(o: RemoteOptions): https.Agent {
+  let a = agents.get(o)
+  if (!a) {
+    const ca = o.caFiles?.length ? [...tls.rootCertificates, ...o.caFiles.map((f) => fs.readFileSync(f, 'utf8'))] : undefined
+    a = new https.Agent({keepAlive: true, maxSockets: 4, ...(ca ? {secureContext: tls.createSecureContext({ca})} : {})})
+    agents.set(o, a)
+  }
+  return a
 }
 
 /** One GET, following redirects; rejects with a message that names the URL. */
-export function fetchUrl(url: string, o: RemoteOptions, conditional: {etag?: string; lastModified?: string} = {}): Promise<Fetched> {
-  const maxBytes = o.maxBytes ?? 4 * 1024 * 1024
-  const tlsOptions = agentOptions(o)
+export function fetchUrl(url: string, o: RemoteOptions, conditional: {etag?: string; lastModified?: string} = {}, maxBytes = o.maxBytes ?? 4 * 1024 * 1024): Promise<Fetched> {
   const get = (target: URL, hops: number): Promise<Fetched> =>
     new Promise((resolve, reject) => {
       if (target.protocol === 'http:' && !o.allowHttp) return reject(new Error(`${target.href}: plain http is refused (anyone on the way can change the manifests); use https, or --allow-http`))
@@ -51,7 +60,7 @@ export function fetchUrl(url: string, o: RemoteOptions, conditional: {etag?: str
       if (conditional.etag) headers['if-none-match'] = conditional.etag
       if (conditional.lastModified) headers['if-modified-since'] = conditional.lastModified
       const lib = target.protocol === 'https:' ? https : http
-      const req = lib.get(target, {headers, timeout: o.timeoutMs ?? 30_000, ...(target.protocol === 'https:' ? tlsOptions : {})}, (res) => {
+      const req = lib.get(target, {headers, timeout: o.timeoutMs ?? 30_000, ...(target.protocol === 'https:' ? {agent: agentFor(o)} : {})}, (res) => {
         const status = res.statusCode ?? 0
         if (status >= 300 && status < 400 && status !== 304 && res.headers.location) {
           res.resume()
@@ -96,7 +105,7 @@ export async function remoteSignature(url: string, body: Buffer, o: RemoteOption
   if (!o.verifyKeys?.length) return {}
   let sig: Fetched
   try {
-    sig = await fetchUrl(`${url}.sig`, {...o, maxBytes: 64 * 1024})
+    sig = await fetchUrl(`${url}.sig`, o, {}, 64 * 1024)
   } catch (e) {
     return {problem: `no signature: ${(e as Error).message}`}
   }
