@@ -17,7 +17,7 @@ import {removePodCgroupDirs} from './pod-cgroup.js'
 import {cgroupParent} from './sandbox-config.js'
 import {removePodDir} from './volumes.js'
 import {appliedPods} from './applied-store.js'
-import {APPLY_SOURCE} from './ownership.js'
+import {APPLY_SOURCE, isUrlSource} from './ownership.js'
 
 export interface CollectOptions {
   logRoot: string
@@ -49,12 +49,13 @@ export function appliedKnown(root?: string): {keys: Set<string>; images: Set<str
 
 /**
  * Which pods still exist for someone, and the images they name: the known pods (apply's records,
- * or the daemon's, which hold them too), and a pod of a manifest folder while its file is there.
+ * or the daemon's, which hold them too), a pod of a manifest folder while its file is there, and
+ * a pod of a manifest URL (only its daemon, which fetches the URL, can tell it is gone: it prunes it).
  */
 export function knownPods(known: {keys: Set<string>; images: Set<string>}): Pick<CollectOptions, 'podExists' | 'wantedImages'> {
   return {
     wantedImages: known.images,
-    podExists: (p) => known.keys.has(`${p.namespace}/${p.name}`) || (p.source !== APPLY_SOURCE && path.isAbsolute(p.source) && existsSync(p.source)),
+    podExists: (p) => known.keys.has(`${p.namespace}/${p.name}`) || isUrlSource(p.source) || (p.source !== APPLY_SOURCE && path.isAbsolute(p.source) && existsSync(p.source)),
   }
 }
 

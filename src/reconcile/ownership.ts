@@ -55,13 +55,17 @@ export function splitByOwner(desired: DesiredPod[], actual: ActualPod[], source:
   return {allowed, refused}
 }
 
-/** A daemon's pods are labelled with the absolute path of their manifest file. */
-export const isDaemonSource = (source: string): boolean => source.startsWith('/')
+/** The pods of a daemon's manifest URL are labelled with the URL. */
+export const isUrlSource = (source: string): boolean => /^https?:\/\//.test(source)
+
+/** A daemon's pods are labelled with the absolute path of their manifest file, or their URL. */
+export const isDaemonSource = (source: string): boolean => source.startsWith('/') || isUrlSource(source)
 
 /** Why `podrun delete` leaves this pod alone, or undefined when it may delete it. */
 export function deleteRefusal(pod: {key: string; source: string}): string | undefined {
   if (!isDaemonSource(pod.source)) return undefined
-  return `pod ${pod.key} is run by a podrun daemon from ${pod.source}: remove that file from the daemon's folder instead (--force deletes the pod anyway, and a running daemon starts it again)`
+  const instead = isUrlSource(pod.source) ? 'remove it from the manifests served there' : "remove that file from the daemon's folder"
+  return `pod ${pod.key} is run by a podrun daemon from ${pod.source}: ${instead} instead (--force deletes the pod anyway, and a running daemon starts it again)`
 }
 
 /** What a daemon may do with one pod, from its folder's manifest (d) and the runtime's pod (a). */

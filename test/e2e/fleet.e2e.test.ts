@@ -177,6 +177,10 @@ describe('daemon --manifest-url: signed, polled, cached, against the real runtim
     assert.equal(s.fromCache, false)
     assert.ok(s.etag, JSON.stringify(s))
     assert.deepEqual(s.errors, [])
+    // The pods are the URL's: delete leaves them alone unless forced, and says where they come from.
+    const del = await runPodrun(env, ['delete', 'pod', 'fleet-a', '-n', ns], 30_000)
+    assert.equal(del.code, 3, del.stdout + del.stderr)
+    assert.match(del.stderr, /is run by a podrun daemon from https:\/\/127\.0\.0\.1:\d+\/fleet\.yaml: remove it from the manifests served there/)
   })
 
   it('an unchanged poll is a 304', async () => {

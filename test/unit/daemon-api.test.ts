@@ -183,6 +183,7 @@ describe('merging the daemon view into get pods', () => {
 describe('podrun delete and a daemon\'s pods', () => {
   it('refuses pods whose source is a manifest file, naming it; others may go', () => {
     assert.match(deleteRefusal({key: 'default/web', source: '/etc/podrun/manifests/web.yaml'}) ?? '', /run by a podrun daemon from \/etc\/podrun\/manifests\/web\.yaml: remove that file/)
+    assert.match(deleteRefusal({key: 'default/web', source: 'https://config.example/gw.yaml'}) ?? '', /run by a podrun daemon from https:\/\/config\.example\/gw\.yaml: remove it from the manifests served there/)
     assert.equal(deleteRefusal({key: 'default/web', source: 'apply'}), undefined)
     assert.equal(deleteRefusal({key: 'default/web', source: ''}), undefined)
   })
