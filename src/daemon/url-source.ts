@@ -237,6 +237,8 @@ export class UrlSource implements PodSource {
     // Nothing ever read: the source's own error keeps whatever of it runs.
     if (!b) return {files: [], diagnostics: [error(`not fetched yet${this.lastError ? `: ${this.lastError.message}` : ''} (and no cached copy)`)], ...empty}
     if (b.problem) return {files: [this.name], diagnostics: [error(b.problem, 'unsigned')], ...empty}
+    // An empty answer is more often a server's or a proxy's fault than an order to stop every pod.
+    if (!/^[ \t]*[^#\s]/m.test(b.text)) return {files: [this.name], diagnostics: [error('the body is empty: refused (to run no pods, serve `kind: List` with `items: []`)')], ...empty}
     return desiredStateFromTexts([{file: this.name, text: b.text}], {source: () => this.name, podSecurity: this.o.podSecurity, limits: this.o.limits})
   }
 

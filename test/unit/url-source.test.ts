@@ -107,10 +107,21 @@ describe('manifest URL source', () => {
       await s.reload()
       assert.deepEqual(podsOf(s), ['fleet/web busybox:1.37'])
       assert.match(s.info().errors.join('\n'), /privileged/)
+      // An empty body (a server's fault, more likely than an order) changes nothing; an empty List does.
+      served.set('/a.yaml', '# nothing\n\n')
+      await s.poll()
+      await s.reload()
+      assert.deepEqual(podsOf(s), ['fleet/web busybox:1.37'])
+      assert.match(s.info().errors[0], /the body is empty: refused/)
       // The last good copy on disk is the 1.37 one, with its ETag.
       const cached = JSON.parse(fs.readFileSync(cacheFile(`${base}/a.yaml`, path.join(dir, 'cache')), 'utf8'))
       assert.match(cached.body, /busybox:1.37/)
       assert.ok(cached.etag)
+      served.set('/a.yaml', 'apiVersion: v1\nkind: List\nitems: []\n')
+      await s.poll()
+      await s.reload()
+      assert.deepEqual(podsOf(s), [])
+      assert.deepEqual(s.info().errors, [])
     } finally {
       await s.stop()
     }
