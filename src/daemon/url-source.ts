@@ -83,6 +83,7 @@ export class UrlSource implements PodSource {
   private timer: NodeJS.Timeout | undefined
   private fetching: Promise<void> | undefined
   private stopped = false
+  private readonly abort = new AbortController()
   private failures = 0
   private lastFetch: number | undefined
   private lastResult: FetchResult | undefined
@@ -132,9 +133,11 @@ export class UrlSource implements PodSource {
     this.schedule(0)
   }
 
+  /** No more polls; a fetch in flight is aborted (a daemon stops at once, not after a timeout). */
   stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
+    this.abort.abort()
     return this.fetching ?? Promise.resolve()
   }
 
@@ -169,9 +172,10 @@ export class UrlSource implements PodSource {
     }
     let f
     try {
-      f = await fetchUrl(this.url, this.o.remote, {etag: this.good?.etag, lastModified: this.good?.lastModified})
+      f = await fetchUrl(this.url, this.o.remote, {etag: this.good?.etag, lastModified: this.good?.lastModified, signal: this.abort.signal})
     } catch (e) {
-      const message = (e as Error).message.split(this.url).join(this.name)
+      if (this.stopped) return 'unchanged'
+      const message = this.redact((e as Error).message)
       if (this.failures === 0) this.o.log.warn('could not fetch a manifest URL; its pods stay as they are', {source: this.name, error: message})
       return fail(message)
     }
@@ -196,14 +200,19 @@ export class UrlSource implements PodSource {
       }
       return 'unchanged'
     }
-    const {signature, problem} = await remoteSignature(this.url, Buffer.from(text), this.o.remote)
+    const {signature, problem} = await remoteSignature(this.url, Buffer.from(text), this.o.remote, this.abort.signal)
     if (this.stopped) return 'unchanged'
     this.lastSuccess = t
     if (same && problem === this.latest!.problem) return 'refused'
-    this.latest = {text, signature, problem: problem?.split(this.url).join(this.name), etag: f.etag, lastModified: f.lastModified, fetchedAt: iso(t), sha: digest, fromCache: false}
+    this.latest = {text, signature, problem: problem && this.redact(problem), etag: f.etag, lastModified: f.lastModified, fetchedAt: iso(t), sha: digest, fromCache: false}
     if (problem) this.lastError = {time: iso(t), message: this.latest.problem!}
     this.onChange()
     return problem ? 'refused' : 'changed'
+  }
+
+  /** A message without the URL's credentials and query (they name the source as it is shown). */
+  private redact(message: string): string {
+    return [this.url, new URL(this.url).href].reduce((m, u) => m.split(u).join(this.name), message)
   }
 
   /** Makes the snapshot of the newest body (force: even when it was already made). */

@@ -50,8 +50,18 @@ function agentFor(o: RemoteOptions): https.Agent {
   return a
 }
 
+/** What one request adds to the options: a conditional GET, another size limit, a way to abort it. */
+export interface FetchRequest {
+  etag?: string
+  lastModified?: string
+  maxBytes?: number
+  signal?: AbortSignal
+}
+
 /** One GET, following redirects; rejects with a message that names the URL. */
-export function fetchUrl(url: string, o: RemoteOptions, conditional: {etag?: string; lastModified?: string} = {}, maxBytes = o.maxBytes ?? 4 * 1024 * 1024): Promise<Fetched> {
+export function fetchUrl(url: string, o: RemoteOptions, r: FetchRequest = {}): Promise<Fetched> {
+  const maxBytes = r.maxBytes ?? o.maxBytes ?? 4 * 1024 * 1024
+  const conditional = r
   const get = (target: URL, hops: number): Promise<Fetched> =>
     new Promise((resolve, reject) => {
       if (target.protocol === 'http:' && !o.allowHttp) return reject(new Error(`${target.href}: plain http is refused (anyone on the way can change the manifests); use https, or --allow-http`))
@@ -60,7 +70,7 @@ export function fetchUrl(url: string, o: RemoteOptions, conditional: {etag?: str
       if (conditional.etag) headers['if-none-match'] = conditional.etag
       if (conditional.lastModified) headers['if-modified-since'] = conditional.lastModified
       const lib = target.protocol === 'https:' ? https : http
-      const req = lib.get(target, {headers, timeout: o.timeoutMs ?? 30_000, ...(target.protocol === 'https:' ? {agent: agentFor(o)} : {})}, (res) => {
+      const req = lib.get(target, {headers, timeout: o.timeoutMs ?? 30_000, signal: r.signal, ...(target.protocol === 'https:' ? {agent: agentFor(o)} : {})}, (res) => {
         const status = res.statusCode ?? 0
         if (status >= 300 && status < 400 && status !== 304 && res.headers.location) {
           res.resume()
@@ -101,11 +111,11 @@ export function fetchUrl(url: string, o: RemoteOptions, conditional: {etag?: str
  * The signature check of a body under --verify-key: the signature (URL.sig, kept with a cached
  * copy so that it can be checked again) when one of the keys made it, or why the body does not count.
  */
-export async function remoteSignature(url: string, body: Buffer, o: RemoteOptions): Promise<{signature?: string; problem?: string}> {
+export async function remoteSignature(url: string, body: Buffer, o: RemoteOptions, signal?: AbortSignal): Promise<{signature?: string; problem?: string}> {
   if (!o.verifyKeys?.length) return {}
   let sig: Fetched
   try {
-    sig = await fetchUrl(`${url}.sig`, o, {}, 64 * 1024)
+    sig = await fetchUrl(`${url}.sig`, o, {maxBytes: 64 * 1024, signal})
   } catch (e) {
     return {problem: `no signature: ${(e as Error).message}`}
   }

@@ -236,3 +236,28 @@ describe('manifest URL source', () => {
     })
   })
 })
+
+describe('manifest URL source, stopping and secrets', () => {
+  it('stops at once while a fetch hangs, and never shows the URL\'s token', async () => {
+    const hang = http.createServer(() => undefined) // answers nothing
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', () => r()))
+    const at = `http://127.0.0.1:${(hang.address() as AddressInfo).port}/x.yaml?token=s3cret`
+    const s = new UrlSource(at, {remote: {allowHttp: true, timeoutMs: 30_000}, checkPeriodMs: 60_000, log, cacheRoot: path.join(dir, 'cache')})
+    try {
+      s.start(() => undefined)
+      await new Promise((r) => setTimeout(r, 200))
+      const t0 = Date.now()
+      await s.stop()
+      assert.ok(Date.now() - t0 < 2000, `stopped in ${Date.now() - t0} ms`)
+      const s2 = new UrlSource(at.replace(/\/x\.yaml/, '/missing.yaml'), {remote: {allowHttp: true, timeoutMs: 300}, checkPeriodMs: 60_000, log, cacheRoot: path.join(dir, 'cache')})
+      assert.equal(await s2.poll(), 'error')
+      await s2.stop()
+      const info = JSON.stringify(s2.info())
+      assert.ok(!info.includes('s3cret'), info)
+      assert.match(info, /missing\.yaml\?…/)
+    } finally {
+      hang.closeAllConnections()
+      hang.close()
+    }
+  })
+})
