@@ -40,7 +40,6 @@ import {RuntimeSession, type Connection} from './session.js'
 import type {AppliedSource} from './applied-source.js'
 import {DesiredSources} from './desired.js'
 import {manifestErrors, type FileChange, type PodSource, type ReloadResult, type SourceInfo} from './sources.js'
-import {UrlSource} from './url-source.js'
 import {StatusManager} from './status-manager.js'
 import type {DaemonPodInfo, DaemonStatus} from './view.js'
 
@@ -337,13 +336,18 @@ export class ReconcileLoop {
       lastPass: this.lastSync,
       ready: r.ok,
       notReadyReason: r.reason,
-      manifestErrors: Object.fromEntries([...this.deps.manifests.flatMap((m) => [...manifestErrors(m.snapshot)]), ...this.sources.duplicates()]),
+      manifestErrors: Object.fromEntries([...this.manifestErrors(), ...this.sources.duplicates()]),
       backoff: {...this.opts.backoff},
     }
   }
 
   pods(): DaemonPodInfo[] {
     return this.statusManager.pods()
+  }
+
+  /** Every manifest source's errors, by file (or URL). */
+  private manifestErrors(): Array<[string, string[]]> {
+    return this.deps.manifests.flatMap((m) => [...manifestErrors(m.snapshot)])
   }
 
   /** Each manifest source: what it holds, its errors, and for a URL its fetches. */
@@ -458,8 +462,7 @@ export class ReconcileLoop {
   private reportSource(m: PodSource, r: ReloadResult): void {
     const snap = r.snapshot
     const errs = manifestErrors(snap)
-    const all = this.deps.manifests.flatMap((x) => [...manifestErrors(x.snapshot)])
-    this.deps.metrics.manifestErrors.reset(all.map(([file, list]) => ({labels: {file}, value: list.length})))
+    this.deps.metrics.manifestErrors.reset(this.manifestErrors().map(([file, list]) => ({labels: {file}, value: list.length})))
     this.deps.metrics.untrusted.reset(this.deps.manifests.flatMap((x) => x.snapshot.untrusted).map((p) => ({labels: {path: p}, value: 1})))
     if (snap.dirErrors.length > 0 && r.changed) {
       const why = snap.untrusted.length > 0 ? 'the manifest folder is not trusted' : m.kind === 'folder' ? 'cannot read the manifest folder' : 'no manifests from the URL yet'
@@ -472,7 +475,7 @@ export class ReconcileLoop {
     // The first read: one line for the source, then only what is wrong.
     this.reportedFirstLoad.add(m)
     if (m.kind === 'folder') this.log.info('read the manifest folder', {dir: snap.dir, files: snap.files.size, pods: snap.pods.length, invalidFiles: errs.size})
-    else this.log.info('read the manifest URL', {url: snap.dir, pods: snap.pods.length, ...(m instanceof UrlSource ? {fromCache: m.info().fromCache} : {})})
+    else this.log.info('read the manifest URL', {url: snap.dir, pods: snap.pods.length, fromCache: m.info().fromCache})
     for (const c of r.changes) if (c.kind === 'invalid') this.reportChange(m, c)
   }
 

@@ -61,7 +61,6 @@ interface Body {
   lastModified?: string
   fetchedAt: string
   sha: string
-  fromCache: boolean
 }
 
 const sha = (text: string) => crypto.createHash('sha256').update(text).digest('hex')
@@ -77,7 +76,7 @@ export class UrlSource implements PodSource {
   /** The body the snapshot is (to be) made of: the newest fetched or the cached one. */
   private latest: Body | undefined
   /** The body last made into a snapshot. */
-  private readSha: string | undefined
+  private readKey: string | undefined
   /** The last body that was good (valid and verified): what conditional requests ask about. */
   private good: Body | undefined
   private timer: NodeJS.Timeout | undefined
@@ -114,7 +113,7 @@ export class UrlSource implements PodSource {
       this.o.log.warn('the cached copy of a manifest URL is not used: its signature does not count under --verify-key', {source: this.name, error: problem})
       return
     }
-    const b: Body = {text: c.body, signature: c.signature, etag: c.etag, lastModified: c.lastModified, fetchedAt: c.fetchedAt, sha: sha(c.body), fromCache: true}
+    const b: Body = {text: c.body, signature: c.signature, etag: c.etag, lastModified: c.lastModified, fetchedAt: c.fetchedAt, sha: sha(c.body)}
     this.latest = b
     this.good = b
   }
@@ -182,8 +181,6 @@ export class UrlSource implements PodSource {
     if (this.stopped) return 'unchanged'
     if (f.status === 304) {
       this.lastSuccess = t
-      // The cached copy is the server's: it is no longer only a copy.
-      if (this.latest && this.latest === this.good) this.latest.fromCache = false
       return 'not-modified'
     }
     const text = (f.body ?? Buffer.alloc(0)).toString('utf8')
@@ -192,7 +189,6 @@ export class UrlSource implements PodSource {
     // The same body again needs nothing, unless its signature was what was wrong (the .sig may be fixed).
     if (same && !this.latest!.problem) {
       this.lastSuccess = t
-      this.latest!.fromCache = false
       const good = this.good
       if (good && this.latest === good && (good.etag !== f.etag || good.lastModified !== f.lastModified)) {
         Object.assign(good, {etag: f.etag, lastModified: f.lastModified})
@@ -204,7 +200,7 @@ export class UrlSource implements PodSource {
     if (this.stopped) return 'unchanged'
     this.lastSuccess = t
     if (same && problem === this.latest!.problem) return 'refused'
-    this.latest = {text, signature, problem: problem && this.redact(problem), etag: f.etag, lastModified: f.lastModified, fetchedAt: iso(t), sha: digest, fromCache: false}
+    this.latest = {text, signature, problem: problem && this.redact(problem), etag: f.etag, lastModified: f.lastModified, fetchedAt: iso(t), sha: digest}
     if (problem) this.lastError = {time: iso(t), message: this.latest.problem!}
     this.onChange()
     return problem ? 'refused' : 'changed'
@@ -219,8 +215,8 @@ export class UrlSource implements PodSource {
   async reload(opts: {force?: boolean} = {}): Promise<ReloadResult> {
     const b = this.latest
     const key = b ? `${b.sha}|${b.problem ?? ''}` : `none|${this.lastError?.message ?? ''}`
-    if (!opts.force && key === this.readSha) return {read: false, changed: false, changes: [], snapshot: this.current}
-    this.readSha = key
+    if (!opts.force && key === this.readKey) return {read: false, changed: false, changes: [], snapshot: this.current}
+    this.readKey = key
     const r = advanceSnapshot(this.current, this.read(b), {name: this.name, norm: (f) => f, single: true})
     this.current = r.snapshot
     // A good body fetched now becomes the copy a boot without the server starts from.
@@ -267,7 +263,8 @@ export class UrlSource implements PodSource {
       nextFetch: this.nextFetch === undefined || this.stopped ? undefined : iso(this.nextFetch),
       etag: inUse?.etag,
       lastModified: inUse?.lastModified,
-      fromCache: !!inUse && inUse.fromCache && this.lastSuccess === undefined,
+      // A good copy with no answer from the server since the start can only be the cached one.
+      fromCache: !!inUse && this.lastSuccess === undefined,
       fetchedAt: inUse?.fetchedAt,
       fetches: {...this.fetches},
       podSecurity: this.o.podSecurity?.enforce ?? 'privileged',

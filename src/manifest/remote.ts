@@ -61,14 +61,13 @@ export interface FetchRequest {
 /** One GET, following redirects; rejects with a message that names the URL. */
 export function fetchUrl(url: string, o: RemoteOptions, r: FetchRequest = {}): Promise<Fetched> {
   const maxBytes = r.maxBytes ?? o.maxBytes ?? 4 * 1024 * 1024
-  const conditional = r
   const get = (target: URL, hops: number): Promise<Fetched> =>
     new Promise((resolve, reject) => {
       if (target.protocol === 'http:' && !o.allowHttp) return reject(new Error(`${target.href}: plain http is refused (anyone on the way can change the manifests); use https, or --allow-http`))
       if (target.protocol !== 'http:' && target.protocol !== 'https:') return reject(new Error(`${target.href}: only https (and http with --allow-http) URLs are read`))
       const headers: Record<string, string> = {'user-agent': 'podrun', accept: 'application/yaml, application/json, text/plain, */*', ...o.headers}
-      if (conditional.etag) headers['if-none-match'] = conditional.etag
-      if (conditional.lastModified) headers['if-modified-since'] = conditional.lastModified
+      if (r.etag) headers['if-none-match'] = r.etag
+      if (r.lastModified) headers['if-modified-since'] = r.lastModified
       const lib = target.protocol === 'https:' ? https : http
       const req = lib.get(target, {headers, timeout: o.timeoutMs ?? 30_000, signal: r.signal, ...(target.protocol === 'https:' ? {agent: agentFor(o)} : {})}, (res) => {
         const status = res.statusCode ?? 0
